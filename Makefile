@@ -1,0 +1,38 @@
+# Two entry points (see README): `make serve` runs the product, `make test` runs every test.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+DATA    ?= var
+HOST    ?= 127.0.0.1
+PORT    ?= 8000
+STAMP   := $(VENV)/.installed
+
+.PHONY: serve test install index bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# CPU torch first, from the local wheel: otherwise sentence-transformers pulls the CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+index: $(STAMP)
+	$(BIN)/regkb --data-dir $(DATA) ingest
+	$(BIN)/regkb --data-dir $(DATA) build
+
+serve: index
+	@echo "regkb: serving on http://$(HOST):$(PORT)/"
+	$(BIN)/regkb --data-dir $(DATA) serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	bash tests/setup_browser.sh || echo "warning: Chromium could not be installed; the browser test will skip"
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m eval.bench
+
+clean:
+	rm -rf $(DATA) $(VENV)

@@ -1,0 +1,27 @@
+"""Settings from the environment (prefix REGKB_), shared by the CLI and the server."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REGKB_", extra="ignore")
+
+    data_dir: Path = Field(Path("var"), description="where the corpus store and the index live")
+    embedding_model: str | None = Field(None, description="a local sentence-transformers folder; default e5-small")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_query_chars: int = Field(500, description="longest accepted query, in characters")
+    max_k: int = 50
+    admin_token: str | None = Field(None, description="enables the write endpoints (upload, rebuild) when set")
+    max_upload_bytes: int = 20 * 1024 * 1024
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,75 @@
+"""An in-memory view of the stored corpus: editions per document, the edition in force on a date, clause lookup."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+
+from corpus.errors import ClauseNotFound, DocumentNotFound, EditionNotFound
+from corpus.model import Clause, Document, ParsedDocument
+from corpus.sections import normalize_section
+
+
+class Corpus:
+    def __init__(self, docs: Iterable[ParsedDocument]) -> None:
+        self._by_doc: dict[str, list[ParsedDocument]] = {}
+        for d in docs:
+            self._by_doc.setdefault(d.document.id, []).append(d)
+        for editions in self._by_doc.values():
+            editions.sort(key=lambda p: p.document.edition)
+
+    def __iter__(self) -> Iterator[ParsedDocument]:
+        for doc_id in sorted(self._by_doc):
+            yield from self._by_doc[doc_id]
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._by_doc.values())
+
+    @property
+    def doc_ids(self) -> list[str]:
+        return sorted(self._by_doc)
+
+    def editions(self, doc_id: str) -> list[ParsedDocument]:
+        try:
+            return list(self._by_doc[doc_id])
+        except KeyError:
+            known = ", ".join(self.doc_ids) or "(none: run `regkb ingest`)"
+            raise DocumentNotFound(f"unknown document {doc_id!r}", f"known documents: {known}") from None
+
+    def get(self, doc_id: str, edition: int | None = None) -> ParsedDocument:
+        """The given edition, or the latest one."""
+        editions = self.editions(doc_id)
+        if edition is None:
+            return editions[-1]
+        for p in editions:
+            if p.document.edition == edition:
+                return p
+        have = ", ".join(str(p.document.edition) for p in editions)
+        raise EditionNotFound(f"{doc_id} has no edition {edition}", f"editions available: {have}")
+
+    def in_force(self, doc_id: str, as_of: dt.date) -> ParsedDocument | None:
+        """The edition in force on ``as_of``: the latest whose date is not after it (undated editions always count)."""
+        chosen = None
+        for p in self.editions(doc_id):
+            d = p.document.date
+            if d is None or d <= as_of:
+                chosen = p
+        return chosen
+
+    def latest_documents(self) -> list[Document]:
+        return [eds[-1].document for _, eds in sorted(self._by_doc.items())]
+
+    def clause(self, doc_id: str, section: str, edition: int | None = None) -> Clause:
+        parsed = self.get(doc_id, edition)
+        wanted = normalize_section(section)
+        for c in parsed.clauses:
+            if c.section == wanted:
+                return c
+        raise ClauseNotFound(
+            f"{doc_id} (edition {parsed.document.edition}) has no section {section!r}",
+            f"list them with `regkb clauses {doc_id}`",
+        )
+
+    def all_clauses(self) -> Iterator[Clause]:
+        for p in self:
+            yield from p.clauses

@@ -1,0 +1,154 @@
+"""The data model: documents, their editions, clauses and citations.
+
+Plain frozen dataclasses with JSON round-trips; this package imports no heavy library so that every other
+layer (ingest, index, api, eval) can depend on it cheaply.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+DocKind = Literal["youkou", "qa", "notice", "slides"]
+DOC_KINDS: tuple[str, ...] = ("youkou", "qa", "notice", "slides")
+
+# What kind of unit a clause is; "item" is a Q&A item, "clause" a numbered 要綱 clause at any level.
+ClauseKind = Literal["preamble", "group", "item", "clause", "page"]
+
+
+def _iso(d: dt.date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+def _date(s: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(s) if s else None
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """What staff quote back to the public: document label, edition label and section id."""
+
+    doc_id: str
+    doc_label: str
+    section: str
+    edition_label: str | None = None
+
+    def render(self) -> str:
+        """「Q&A（第2版）3-3」 with an edition label, 「実施要綱 4(2)エ」 without."""
+        if self.edition_label:
+            return f"{self.doc_label}（{self.edition_label}）{self.section}"
+        return f"{self.doc_label} {self.section}"
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One edition of one document. A new edition keeps the id and raises ``edition``."""
+
+    id: str
+    title: str
+    kind: DocKind
+    label: str  # short name used in citations: "Q&A", "実施要綱"
+    edition: int = 1
+    edition_label: str | None = None  # "第2版"; None when the document has no numbered editions
+    issued: dt.date | None = None
+    effective: dt.date | None = None
+    source_name: str = ""
+    source_sha256: str = ""
+
+    @property
+    def date(self) -> dt.date | None:
+        """The date the edition took force, for --as-of: effective date, else issue date."""
+        return self.effective or self.issued
+
+    @property
+    def key(self) -> str:
+        return edition_key(self.id, self.edition)
+
+    def citation(self, section: str) -> Citation:
+        return Citation(self.id, self.label, section, self.edition_label)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["issued"], d["effective"] = _iso(self.issued), _iso(self.effective)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Document:
+        d = dict(d)
+        d["issued"], d["effective"] = _date(d.get("issued")), _date(d.get("effective"))
+        return cls(**d)
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A character range [start, end) inside a clause's ``text``."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    """A citable unit: a Q&A item, a 要綱 clause or sub-item, a preamble, a slide/page section."""
+
+    doc_id: str
+    edition: int
+    section: str  # half-width, e.g. "3-3", "4(2)エ", "前文", "p3"
+    kind: ClauseKind
+    parent: str | None
+    heading: str  # the question of a Q&A item, the heading of a clause or page
+    text: str  # the full display text of the clause, faithful to the source
+    citation: str
+    answer: str | None = None  # the answer body of a Q&A item
+    order: int = 0  # position in the document
+    start: int = 0  # character offsets into the cleaned document text
+    end: int = 0
+    pages: tuple[int, ...] = ()
+    changed_spans: tuple[Span, ...] = ()  # runs marked (underlined) as changed in this edition
+    refs: tuple[str, ...] = field(default=())  # keys of clauses this one cites, "doc@edition#section"
+
+    @property
+    def key(self) -> str:
+        return clause_key(self.doc_id, self.edition, self.section)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["pages"] = list(self.pages)
+        d["refs"] = list(self.refs)
+        d["changed_spans"] = [[s.start, s.end] for s in self.changed_spans]
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Clause:
+        d = dict(d)
+        d["pages"] = tuple(d.get("pages") or ())
+        d["refs"] = tuple(d.get("refs") or ())
+        d["changed_spans"] = tuple(Span(a, b) for a, b in d.get("changed_spans") or ())
+        return cls(**d)
+
+
+def edition_key(doc_id: str, edition: int) -> str:
+    return f"{doc_id}@{edition}"
+
+
+def clause_key(doc_id: str, edition: int, section: str) -> str:
+    return f"{doc_id}@{edition}#{section}"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedDocument:
+    """A document edition with its clauses, as ingest produces it and the store keeps it."""
+
+    document: Document
+    clauses: tuple[Clause, ...]
+    text: str  # the cleaned document text the clause offsets point into
+
+    def clause(self, section: str) -> Clause | None:
+        for c in self.clauses:
+            if c.section == section:
+                return c
+        return None

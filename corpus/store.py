@@ -1,0 +1,140 @@
+"""The corpus store: a directory of plain JSON, written atomically.
+
+Layout under ``<data-dir>/corpus``::
+
+    manifest.json          which object holds each document edition (replaced atomically, last)
+    objects/<sha256>.json  one document edition: document, clauses and cleaned text (content-addressed)
+
+Objects are immutable and named by content, so a writer that dies half-way leaves at most a stray temp file:
+the manifest, swapped in with ``os.replace`` only after every object it names is on disk, still points at the
+last good state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from corpus.collection import Corpus
+from corpus.errors import StoreCorrupt
+from corpus.model import Clause, Document, ParsedDocument
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never a half-written one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def dump_json(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
+
+
+class Store:
+    """Reads and writes the corpus under ``data_dir/corpus``."""
+
+    def __init__(self, data_dir: Path | str) -> None:
+        self.root = Path(data_dir) / "corpus"
+        self.objects = self.root / "objects"
+        self.manifest_path = self.root / "manifest.json"
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        # Two ingests at once must not both read the old manifest and drop each other's edition.
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _read_manifest(self) -> dict[str, Any]:
+        if not self.manifest_path.exists():
+            return {"schema": SCHEMA_VERSION, "editions": {}}
+        try:
+            manifest = json.loads(self.manifest_path.read_text("utf-8"))
+        except (OSError, ValueError) as e:
+            raise StoreCorrupt(f"corpus manifest {self.manifest_path} is unreadable: {e}",
+                               "re-run `regkb ingest` to rebuild the corpus") from e
+        if manifest.get("schema") != SCHEMA_VERSION:
+            raise StoreCorrupt(f"corpus store schema {manifest.get('schema')} != {SCHEMA_VERSION}",
+                               "delete the data directory's corpus/ folder and run `regkb ingest`")
+        return manifest
+
+    def exists(self) -> bool:
+        return self.manifest_path.exists()
+
+    def state_hash(self) -> str:
+        """Hash of what the store holds now: changes whenever any edition is added or replaced."""
+        editions = self._read_manifest()["editions"]
+        joined = "\n".join(f"{k}={v['object']}" for k, v in sorted(editions.items()))
+        return hashlib.sha256(joined.encode()).hexdigest()[:16]
+
+    def load(self) -> Corpus:
+        """Every stored document edition."""
+        manifest = self._read_manifest()
+        parsed = [self._load_object(entry["object"]) for entry in manifest["editions"].values()]
+        return Corpus(parsed)
+
+    def _load_object(self, name: str) -> ParsedDocument:
+        path = self.objects / name
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError) as e:
+            raise StoreCorrupt(f"corpus object {path} is unreadable: {e}", "re-run `regkb ingest`") from e
+        return ParsedDocument(
+            document=Document.from_json(data["document"]),
+            clauses=tuple(Clause.from_json(c) for c in data["clauses"]),
+            text=data["text"],
+        )
+
+    def put(self, docs: Iterable[ParsedDocument]) -> list[str]:
+        """Add or replace document editions in one atomic step; returns their keys."""
+        docs = list(docs)
+        with self._lock():
+            manifest = self._read_manifest()
+            for doc in docs:
+                payload = dump_json({
+                    "document": doc.document.to_json(),
+                    "clauses": [c.to_json() for c in doc.clauses],
+                    "text": doc.text,
+                })
+                name = hashlib.sha256(payload).hexdigest() + ".json"
+                if not (self.objects / name).exists():
+                    write_atomic(self.objects / name, payload)
+                manifest["editions"][doc.document.key] = {"object": name, "document": doc.document.to_json()}
+            write_atomic(self.manifest_path, dump_json(manifest))
+            self._collect_garbage(manifest)
+        log.info("stored %d document edition(s)", len(docs))
+        return [d.document.key for d in docs]
+
+    def _collect_garbage(self, manifest: dict[str, Any]) -> None:
+        live = {e["object"] for e in manifest["editions"].values()}
+        for path in self.objects.glob("*.json"):
+            if path.name not in live:
+                path.unlink(missing_ok=True)
+        for path in self.objects.glob(".tmp-*"):
+            path.unlink(missing_ok=True)

@@ -1,0 +1,1 @@
+"""Ingest: text and PDF files in, clean cited clauses out."""

@@ -1,0 +1,202 @@
+"""Files in, stored document editions out: read, detect, parse, assemble, store — all or nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from corpus.collection import Corpus
+from corpus.errors import IngestError, UnrecognisedStructure
+from corpus.model import Document, ParsedDocument
+from corpus.store import Store
+from corpus.textnorm import fold
+from ingest.clean import clean_lines
+from ingest.detect import detect_dates, detect_edition, detect_kind, detect_title
+from ingest.parse_pages import guess_pages, parse_pages
+from ingest.parse_qa import parse_qa
+from ingest.parse_youkou import parse_youkou
+from ingest.structure import MARK_END, MARK_START, Line, RawClause, assemble
+from ingest.textio import read_text_file
+
+log = logging.getLogger(__name__)
+
+KIND_LABELS = {"qa": "Q&A", "youkou": "実施要綱", "notice": "事務連絡", "slides": "資料"}
+PARSERS: dict[str, Callable[[list[Line], str], list[RawClause]]] = {
+    "qa": parse_qa, "youkou": parse_youkou, "notice": parse_pages, "slides": parse_pages,
+}
+_DOC_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Overrides:
+    """What the user says about a file, winning over what is detected (CLI flags --doc, --edition …)."""
+
+    doc_id: str | None = None
+    kind: str | None = None
+    edition: int | None = None
+    date: dt.date | None = None
+    label: str | None = None
+    title: str | None = None
+    edition_label: str | None = None
+    effective: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BundledEntry:
+    path: Path
+    overrides: Overrides
+
+
+def bundled_dir() -> Path:
+    return Path(str(resources.files("corpus") / "sources"))
+
+
+def bundled_entries() -> list[BundledEntry]:
+    manifest: dict[str, Any] = json.loads((bundled_dir() / "manifest.json").read_text("utf-8"))
+    entries = []
+    for d in manifest["documents"]:
+        entries.append(BundledEntry(bundled_dir() / d["file"], Overrides(
+            doc_id=d["id"], kind=d["kind"], label=d["label"], title=d["title"],
+            edition_label=d.get("edition_label"),
+            date=dt.date.fromisoformat(d["issued"]) if d.get("issued") else None,
+            effective=dt.date.fromisoformat(d["effective"]) if d.get("effective") else None,
+        )))
+    return entries
+
+
+def _read_lines(path: Path) -> tuple[list[Line], bool, str]:
+    """(lines, landscape, sha256). PDFs keep their pages; text pages are guessed."""
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    if path.suffix.lower() == ".pdf" or data[:5] == b"%PDF-":
+        from ingest.pdf import extract_pdf  # pdfplumber is slow to import; text-only runs skip it
+
+        pages = extract_pdf(path)
+        lines: list[Line] = []
+        for page in pages:
+            text = _mark_underlines(page.text, page.underlined)
+            lines.extend(Line(t, page.number) for t in clean_lines(text))
+            lines.append(Line("", page.number))
+        return lines, any(getattr(p, "landscape", False) for p in pages), sha
+    text = read_text_file(path)
+    return guess_pages(text), False, sha
+
+
+def _mark_underlines(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    out, pos = [], 0
+    for start, end in sorted(spans):
+        out += [text[pos:start], MARK_START, text[start:end], MARK_END]
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _slug(path: Path) -> str:
+    s = re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-")
+    return s[:64] or "document"
+
+
+def _match_known(title: str, known: list[Document]) -> Document | None:
+    """An existing document whose title is (nearly) this one's: a new edition keeps its document id."""
+    t = re.sub(r"\s", "", fold(title))
+    best, best_ratio = None, 0.0
+    for doc in known:
+        k = re.sub(r"\s", "", fold(doc.title))
+        ratio = difflib.SequenceMatcher(None, t, k).ratio()
+        if ratio > best_ratio:
+            best, best_ratio = doc, ratio
+    return best if best_ratio >= 0.8 else None
+
+
+def parse_file(path: Path, overrides: Overrides = Overrides(), known: Sequence[Document] = ()) -> ParsedDocument:
+    """Parse one file into a document edition. Raises an IngestError subclass naming the file."""
+    name = str(path)
+    if not path.is_file():
+        raise IngestError(name, "no such file")
+    lines, landscape, sha = _read_lines(path)
+    title = overrides.title or detect_title(lines)
+    known_by_id = {d.id: d for d in known}
+    base = known_by_id.get(overrides.doc_id or "") or (None if overrides.doc_id else _match_known(title, list(known)))
+    kind = overrides.kind or (base.kind if base else None) or detect_kind(lines, landscape)
+    if kind is None:
+        raise UnrecognisedStructure(name, "the document's structure was not recognised (not a Q&A, 実施要綱, "
+                                    "事務連絡 or slide deck)", "name its kind with --kind qa|youkou|notice|slides")
+    if kind not in PARSERS:
+        raise IngestError(name, f"unknown kind {kind!r}", "use one of: " + ", ".join(PARSERS))
+    doc_id = overrides.doc_id or (base.id if base else _slug(path))
+    if not _DOC_ID.match(doc_id):
+        raise IngestError(name, f"bad document id {doc_id!r}", "use lower-case letters, digits and '-'")
+    detected = detect_edition(lines)
+    edition = overrides.edition or (detected[0] if detected else 1)
+    edition_label = overrides.edition_label or (f"第{edition}版" if overrides.edition or detected else None)
+    if base and base.edition_label and not edition_label:
+        edition_label = f"第{edition}版"
+    issued, effective = detect_dates(lines)
+    raws = PARSERS[kind](lines, name)
+    if not raws or not any(r.lines or r.answer_lines for r in raws):
+        raise UnrecognisedStructure(name, "no text found to split into clauses")
+    document = Document(
+        id=doc_id, title=title, kind=kind,  # type: ignore[arg-type]
+        label=overrides.label or (base.label if base else KIND_LABELS[kind]),
+        edition=edition, edition_label=edition_label,
+        issued=overrides.date or issued, effective=overrides.effective or effective,
+        source_name=path.name, source_sha256=sha,
+    )
+    parsed = assemble(document, raws)
+    log.info("parsed %s: %s edition %d, %d clauses", path.name, doc_id, edition, len(parsed.clauses))
+    return parsed
+
+
+def ingest_paths(paths: Sequence[Path], store: Store, overrides: Overrides = Overrides(),
+                 progress: Callable[[Path], None] | None = None) -> list[ParsedDocument]:
+    """Parse every file first, then store them in one atomic step: one bad file changes nothing."""
+    existing = store.load() if store.exists() else Corpus([])
+    known = [p.document for p in existing] + [_bundled_document(e) for e in bundled_entries()]
+    parsed: list[ParsedDocument] = []
+    for path in paths:
+        parsed.append(parse_file(Path(path), overrides, known))
+        if progress:
+            progress(Path(path))
+    _check_duplicates(parsed)
+    store.put(parsed)
+    return parsed
+
+
+def ingest_bundled(store: Store, progress: Callable[[Path], None] | None = None) -> list[ParsedDocument]:
+    parsed = []
+    for entry in bundled_entries():
+        parsed.append(parse_file(entry.path, entry.overrides))
+        if progress:
+            progress(entry.path)
+    store.put(parsed)
+    return parsed
+
+
+def _bundled_document(entry: BundledEntry) -> Document:
+    o = entry.overrides
+    return Document(id=o.doc_id or "", title=o.title or "", kind=o.kind or "notice",  # type: ignore[arg-type]
+                    label=o.label or "", edition_label=o.edition_label)
+
+
+def _check_duplicates(parsed: list[ParsedDocument]) -> None:
+    seen: dict[str, str] = {}
+    for p in parsed:
+        key = p.document.key
+        if key in seen:
+            raise IngestError(p.document.source_name, f"same document and edition ({key}) as {seen[key]}",
+                              "ingest one of them, or give --edition")
+        seen[key] = p.document.source_name
+
+
+def with_edition(parsed: ParsedDocument, edition: int) -> ParsedDocument:
+    doc = replace(parsed.document, edition=edition)
+    return ParsedDocument(doc, tuple(replace(c, edition=edition) for c in parsed.clauses), parsed.text)
