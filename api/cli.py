@@ -135,6 +135,124 @@ def clause(
     typer.echo(c.text)
 
 
+@app.command()
+def build(
+    no_dense: Annotated[bool, typer.Option("--no-dense", help="Keyword index only (no embedding model).")] = False,
+    model: Annotated[Optional[str], typer.Option("--model", envvar="REGKB_EMBEDDING_MODEL",
+                                                 help="A local sentence-transformers folder (default e5-small).")] = None,
+) -> None:
+    """Build the search index from the ingested corpus (written aside, then swapped in atomically).
+
+    Example: regkb build
+    """
+    from tqdm import tqdm
+
+    from index.build import BuildConfig, build_index
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage) or bars.setdefault(stage, tqdm(total=total, desc=stage, disable=None))
+        bar.n = done
+        bar.refresh()
+
+    path = build_index(state.data_dir, BuildConfig(embedding_model=model, dense=not no_dense), progress=progress)
+    for bar in bars.values():
+        bar.close()
+    manifest = json.loads((path / "manifest.json").read_text("utf-8"))
+    c = manifest["counts"]
+    typer.echo(f"built {manifest['build_id']}: {c['rows']} clauses indexed ({c['editions']} editions, "
+               f"{c['passages']} passages), faiss {(manifest.get('dense') or {}).get('factory', '-')}")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="The question, in plain Japanese.")],
+    k: Annotated[int, typer.Option("--k", min=1, max=50, help="How many results.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    doc: Annotated[Optional[str], typer.Option("--doc", help="Only this document id.")] = None,
+    kind: Annotated[Optional[str], typer.Option("--kind", help="Only qa | youkou | notice | slides.")] = None,
+    edition: Annotated[Optional[int], typer.Option("--edition", help="Only this edition.")] = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="The editions in force on this date.")] = None,
+    mode: Annotated[str, typer.Option("--mode", help="hybrid | bm25 | dense.")] = "hybrid",
+) -> None:
+    """Search the corpus; every result is cited (document, edition, section).
+
+    Example: regkb search "学校保健安全法の医療費援助も補助対象？" --k 5
+    """
+    from index.search import SearchFilters, Searcher
+
+    searcher = Searcher.load(state.data_dir)
+    result = searcher.search(query, k=k, mode=mode,  # type: ignore[arg-type]
+                             filters=SearchFilters(doc=doc, kind=kind, edition=edition, as_of=_parse_date(as_of)))
+    if as_json:
+        _echo_json(result.to_json())
+        return
+    if not result.confident:
+        typer.echo("（確信度低）この質問に直接答える条項は見つかりませんでした。参考までに近い条項を示します。\n")
+    for i, h in enumerate(result.hits, start=1):
+        note = f" [{h.note}]" if h.note else ""
+        typer.echo(f"{i}. 「{h.citation}」{note}  score={h.score:.4f} (bm25 #{h.bm25_rank}, dense #{h.dense_rank})")
+        if h.answer:
+            typer.echo(f"   回答: {h.answer}")
+        typer.echo(f"   {h.heading[:80]}")
+        typer.echo(f"   {_mark(h.snippet, h.snippet_highlights)}\n")
+
+
+def _mark(text: str, spans: list[tuple[int, int]]) -> str:
+    out, pos = [], 0
+    for s, e in spans:
+        out += [text[pos:s], "【", text[s:e], "】"]
+        pos = e
+    return "".join(out + [text[pos:]]).replace("\n", " ")
+
+
+@app.command(name="eval")
+def eval_cmd(
+    questions: Annotated[Path, typer.Argument(help="Questions in dev.jsonl format.")],
+    k: Annotated[int, typer.Option("--k", min=1, max=50)] = 10,
+    mode: Annotated[str, typer.Option("--mode", help="hybrid | bm25 | dense | all.")] = "all",
+    run: Annotated[Optional[Path], typer.Option("--run", help="Save the run(s) here (JSONL; .MODE added for all).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    ood: Annotated[Optional[Path], typer.Option("--ood", help="Out-of-corpus questions (default: the bundled set; "
+                                                "'none' to skip).")] = None,
+) -> None:
+    """Evaluate search on a question set: R@1, R@5, MRR@10, nDCG@10 per mode, and confidence on out-of-corpus questions.
+
+    Example: regkb eval ../shared/eval/dev.jsonl --run runs/dev.jsonl
+    """
+    from eval.harness import report, run_questions, save_run
+    from eval.questions import load_questions
+    from index.search import MODES, Searcher
+
+    qs = load_questions(questions)
+    ood_path = ood if ood is not None else Path(__file__).resolve().parent.parent / "eval" / "out-of-corpus.jsonl"
+    if str(ood_path) != "none" and ood_path.exists():
+        qs += load_questions(ood_path)
+    modes = list(MODES) if mode == "all" else [mode]
+    searcher = Searcher.load(state.data_dir)
+    reports = []
+    for m in modes:
+        the_run, confident = run_questions(searcher, qs, m, k)
+        if run:
+            save_run(run if len(modes) == 1 else run.with_suffix(f".{m}.jsonl"), the_run)
+        reports.append(report(qs, the_run, confident, m, the_run[0]["fusion"] if the_run else {}))
+    if as_json:
+        _echo_json([r.to_json() for r in reports])
+        return
+    from eval.metrics import LABELS, METRICS
+
+    typer.echo(f"{len([q for q in qs if not q.out_of_corpus])} questions, k={k}, index {searcher.manifest['build_id']}")
+    typer.echo("| mode | " + " | ".join(LABELS[m] for m in METRICS) + " | confident (in corpus) | not confident (out of corpus) |")
+    typer.echo("|---" * (len(METRICS) + 3) + "|")
+    for r in reports:
+        typer.echo(f"| {r.mode} | " + " | ".join(f"{r.metrics[m]:.3f}" for m in METRICS)
+                   + f" | {r.confident_in_corpus}/{r.in_corpus} | {r.not_confident_out_of_corpus}/{r.out_of_corpus} |")
+    for r in reports:
+        for miss in r.misses:
+            typer.echo(f"  {r.mode} miss {miss['id']}: {miss['question']} — expected {miss['expected']}, got {miss['got']}")
+
+
 def clause_json(c: object) -> dict[str, object]:
     from corpus.model import Clause
 

@@ -48,3 +48,17 @@ def fold(text: str) -> str:
     t = _DASHES.sub("-", t)
     t = _WAVES.sub("~", t)
     return t.lower()
+
+
+_BULLETS = "-‐−－•・●○◎→⇒➡ \u3000"
+
+
+def first_sentence(text: str) -> str:
+    """The direct answer: the first sentence without its bullet ("→ 可能です。…" -> "可能です。")."""
+    body = text.lstrip(_BULLETS)
+    for i, ch in enumerate(body):
+        if ch in "。！？":
+            return body[: i + 1].strip()
+        if ch == "\n":
+            return body[:i].strip()
+    return body.strip()

@@ -71,15 +71,6 @@ def _pages(lines: list[Line]) -> tuple[int, ...]:
     return tuple(sorted({ln.page for ln in lines if ln.page is not None}))
 
 
-def first_sentence(text: str) -> str:
-    """The direct answer: the answer's first sentence without its bullet ("→ 可能です。" -> "可能です。")."""
-    body = text.lstrip("-‐−－•・●○◎→⇒➡ \u3000")
-    for i, ch in enumerate(body):
-        if ch in "。！？\n":
-            return body[: i + 1].strip() if ch != "\n" else body[:i].strip()
-    return body.strip()
-
-
 def assemble(document: Document, raws: list[RawClause]) -> ParsedDocument:
     """Cited clauses with offsets into one cleaned document text (clause texts joined by blank lines)."""
     parts: list[str] = []

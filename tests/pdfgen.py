@@ -27,7 +27,7 @@ def _width(s: str, size: float = SIZE) -> float:
     return pdfmetrics.stringWidth(s, FONT, size)
 
 
-def _underline_flags(line: str, underline: Sequence[str]) -> list[bool]:
+def underline_flags(line: str, underline: Sequence[str]) -> list[bool]:
     flags = [False] * len(line)
     for needle in underline:
         if not needle:
@@ -40,8 +40,11 @@ def _underline_flags(line: str, underline: Sequence[str]) -> list[bool]:
     return flags
 
 
-def _draw_underlined(c: canvas.Canvas, x: float, y: float, text: str, flags: Sequence[bool], size: float = SIZE) -> None:
-    """Draw ``text`` at (x, y) and a filled 0.6pt rect under each run of flagged chars."""
+def _draw_underlined(
+    c: canvas.Canvas, x: float, y: float, text: str, flags: Sequence[bool], size: float = SIZE, style: str = "rect"
+) -> None:
+    """Draw ``text`` at (x, y) and underline each run of flagged chars: a filled 0.6pt rect (``style="rect"``,
+    what Word exports), a stroked 0.6pt line (``style="line"``) or a row of 0.8pt dots (``style="dotted"``)."""
     c.setFont(FONT, size)
     c.drawString(x, y, text)
     i = 0
@@ -54,7 +57,16 @@ def _draw_underlined(c: canvas.Canvas, x: float, y: float, text: str, flags: Seq
             j += 1
         x0 = x + _width(text[:i], size)
         x1 = x + _width(text[:j], size)
-        c.rect(x0, y - UNDERLINE_GAP - UNDERLINE_HEIGHT, x1 - x0, UNDERLINE_HEIGHT, stroke=0, fill=1)
+        if style == "dotted":
+            dot = x0
+            while dot < x1:
+                c.rect(dot, y - UNDERLINE_GAP - UNDERLINE_HEIGHT, min(0.8, x1 - dot), UNDERLINE_HEIGHT, stroke=0, fill=1)
+                dot += 2.0
+        elif style == "line":
+            c.setLineWidth(UNDERLINE_HEIGHT)
+            c.line(x0, y - UNDERLINE_GAP - UNDERLINE_HEIGHT / 2, x1, y - UNDERLINE_GAP - UNDERLINE_HEIGHT / 2)
+        else:
+            c.rect(x0, y - UNDERLINE_GAP - UNDERLINE_HEIGHT, x1 - x0, UNDERLINE_HEIGHT, stroke=0, fill=1)
         i = j
 
 
@@ -70,6 +82,7 @@ def render_text_pdf(
     underline: Sequence[str] = (),
     landscape: bool = False,
     page_number_format: str = "- {n} -",
+    underline_style: str = "rect",
 ) -> Path:
     """Render ``text`` like a word processor would: hard-wrapped lines, running header (with a header rule),
     page number "- N -" at the bottom, forced page breaks before the source line indexes in ``page_breaks`` or
@@ -85,7 +98,7 @@ def render_text_pdf(
                 pages.append([])
             if source == "\f":
                 continue
-        flags = _underline_flags(source, underline)
+        flags = underline_flags(source, underline)
         pieces = [(source[i : i + chars_per_line], flags[i : i + chars_per_line]) for i in range(0, len(source), chars_per_line)]
         for piece in pieces or [("", [])]:
             if len(pages[-1]) >= lines_per_page:
@@ -111,7 +124,7 @@ def render_text_pdf(
             c.drawCentredString(width / 2, MARGIN, page_number_format.format(n=page_no, total=total))
         for row, (piece, piece_flags) in enumerate(rows):
             if piece:
-                _draw_underlined(c, MARGIN, body_top - row * leading, piece, piece_flags)
+                _draw_underlined(c, MARGIN, body_top - row * leading, piece, piece_flags, style=underline_style)
         c.showPage()
     c.save()
     return path
@@ -133,6 +146,84 @@ def write_two_column_slides(path: Path, slides: Sequence[tuple[str, Sequence[str
             c.drawString(width / 2 + 20, height - MARGIN - 40 - i * 16, line)
         c.drawRightString(width - MARGIN, 30, f"{n} / {len(slides)}")
         c.showPage()
+    c.save()
+    return path
+
+
+def write_rotated_pdf(path: Path, lines: Sequence[str], *, underline: Sequence[str] = ()) -> Path:
+    """A portrait page with /Rotate 90: the viewer shows it turned a quarter, and pdfminer reports every char
+    as not upright. The text reads normally once the page is shown rotated."""
+    path = Path(path)
+    c = canvas.Canvas(str(path), pagesize=A4)
+    c.setPageRotation(90)
+    for i, line in enumerate(lines):
+        _draw_underlined(c, MARGIN, A4[1] - MARGIN - 40 - i * 16, line, underline_flags(line, underline))
+    c.showPage()
+    c.save()
+    return path
+
+
+def write_vertical_pdf(path: Path, columns: Sequence[str]) -> Path:
+    """縦書き: each string is a column of upright glyphs, top to bottom; columns run right to left."""
+    path = Path(path)
+    vname = FONT + "-V"
+    if vname not in pdfmetrics.getRegisteredFontNames():
+        vfont = UnicodeCIDFont(FONT, isVertical=True)
+        vfont.name = vfont.fontName = vname  # the horizontal font already holds the plain name
+        pdfmetrics.registerFont(vfont)
+    width, height = A4
+    c = canvas.Canvas(str(path), pagesize=A4)
+    c.setFont(vname, SIZE)
+    for i, column in enumerate(columns):
+        c.drawString(width - MARGIN - 30 - i * 18, height - MARGIN - 30, column)
+    c.showPage()
+    c.save()
+    return path
+
+
+def write_mixed_fonts_pdf(path: Path) -> Path:
+    """Japanese (CID font) and Latin (Helvetica) on the same baselines; the Latin words are placed one by one
+    with no space chars between them, as many PDF writers do; one Latin word is underlined."""
+    path = Path(path)
+    c = canvas.Canvas(str(path), pagesize=A4)
+    y = 700.0
+    x = MARGIN
+    c.setFont(FONT, SIZE)
+    c.drawString(x, y, "第1条　この規則は")
+    x += _width("第1条　この規則は")
+    for word in ("Health", "Insurance", "Act"):
+        c.setFont("Helvetica", SIZE)
+        c.drawString(x + 1.0, y, word)
+        w = pdfmetrics.stringWidth(word, "Helvetica", SIZE)
+        if word == "Insurance":
+            c.rect(x + 1.0, y - UNDERLINE_GAP - UNDERLINE_HEIGHT, w, UNDERLINE_HEIGHT, stroke=0, fill=1)
+        x += 1.0 + w + 0.28 * SIZE  # a word gap, but no space char
+    c.setFont(FONT, SIZE)
+    c.drawString(x, y, "に基づき定める。")
+    c.showPage()
+    c.save()
+    return path
+
+
+def write_landscape_table_pdf(path: Path, rows: Sequence[tuple[str, str]]) -> Path:
+    """A landscape page holding a ruled two-column table (別表 style): each row must stay one line."""
+    path = Path(path)
+    width, height = _landscape(A4)
+    c = canvas.Canvas(str(path), pagesize=(width, height))
+    c.setFont(FONT, SIZE)
+    row_h = 20.0
+    top = height - MARGIN
+    mid = width / 2
+    for i, (a, b) in enumerate(rows):
+        base = top - (i + 1) * row_h + 6
+        c.drawString(MARGIN + 4, base, a)
+        c.drawString(mid + 4, base, b)
+    c.setLineWidth(0.5)
+    for i in range(len(rows) + 1):
+        c.line(MARGIN, top - i * row_h, width - MARGIN, top - i * row_h)
+    for x in (MARGIN, mid, width - MARGIN):
+        c.line(x, top, x, top - len(rows) * row_h)
+    c.showPage()
     c.save()
     return path
 
@@ -208,7 +299,7 @@ def write_decoy_pdf(path: Path) -> Path:
     y = top - 40
     # genuine underline inside a normal paragraph line
     line = "第一条 この制度は、" + DECOY_UNDERLINED + "患者を定める。"
-    flags = _underline_flags(line, [DECOY_UNDERLINED])
+    flags = underline_flags(line, [DECOY_UNDERLINED])
     _draw_underlined(c, MARGIN, y, line, flags)
 
     # strike-through through the middle of chars

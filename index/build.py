@@ -1,0 +1,145 @@
+"""`regkb build`: corpus store in, a complete index directory out, swapped in atomically.
+
+The build copies the clauses it indexed (clauses.jsonl, documents.json), so a server answers from one consistent
+snapshot even while new editions are being ingested; the manifest records everything needed to trust it later.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from corpus.collection import Corpus
+from corpus.errors import IndexNotBuilt
+from corpus.model import Clause
+from corpus.store import Store, dump_json
+from index.dense import DenseBackend
+from index.embed_cache import EmbeddingCache
+from index.keyword import KeywordBackend
+from index.layout import build_lock, new_build_dir, publish
+from index.notes import change_notes_for
+from index.tokenizer import Tokenizer, TokenizerConfig
+from index.units import ChunkConfig, clause_texts, passages
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class BuildConfig:
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    chunking: ChunkConfig = field(default_factory=ChunkConfig)
+    embedding_model: str | None = None  # None: REGKB_EMBEDDING_MODEL or the bundled e5-small
+    dense: bool = True
+    faiss_factory: str | None = None  # None: chosen by corpus size
+
+
+Progress = Callable[[str, int, int], None]
+
+
+def build_index(data_dir: Path, config: BuildConfig = BuildConfig(), progress: Progress | None = None,
+                corpus: Corpus | None = None, corpus_hash: str | None = None) -> Path:
+    """Build from the store under ``data_dir`` (or the given corpus) and make it current. Returns the build dir."""
+    store = Store(data_dir)
+    if corpus is None:
+        if not store.exists():
+            raise IndexNotBuilt(f"no corpus in {store.root}", "run `regkb ingest` first")
+        corpus_hash = store.state_hash()
+        corpus = store.load()
+    timings: dict[str, float] = {}
+    build_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+    with build_lock(data_dir):
+        tmp = new_build_dir(data_dir, build_id)
+        rows: list[Clause] = []
+        unit_texts: list[str] = []
+        for parsed in corpus:
+            for clause, text in clause_texts(parsed, config.chunking):
+                rows.append(clause)
+                unit_texts.append(text)
+
+        t0 = time.perf_counter()
+        tokenizer = Tokenizer(config.tokenizer)
+        token_lists = []
+        for i, text in enumerate(unit_texts):
+            token_lists.append(tokenizer.tokenize(text))
+            if progress and i % 200 == 0:
+                progress("tokenize", i, len(unit_texts))
+        keyword = KeywordBackend.build(token_lists)
+        manifest_bm25 = keyword.save(tmp)
+        timings["bm25_s"] = time.perf_counter() - t0
+
+        manifest_dense: dict[str, Any] | None = None
+        model_info: dict[str, Any] | None = None
+        if config.dense:
+            t0 = time.perf_counter()
+            from index.embedding import load_embedder
+
+            embedder = load_embedder(config.embedding_model)
+            passage_texts: list[str] = []
+            passage_rows: list[int] = []
+            for row, text in enumerate(unit_texts):
+                for p in passages(text, config.chunking):
+                    passage_texts.append(p)
+                    passage_rows.append(row)
+            cache = EmbeddingCache(Path(data_dir) / "cache" / "embeddings", embedder.name, embedder.dim)
+            vectors = cache.embed(passage_texts, lambda texts: _encode(embedder, texts, progress))
+            dense = DenseBackend.build(vectors, np.asarray(passage_rows, dtype=np.int32), config.faiss_factory)
+            manifest_dense = dense.save(tmp)
+            model_info = {"name": embedder.name, "dim": embedder.dim,
+                          "query_prompt": embedder.query_prompt, "passage_prompt": embedder.passage_prompt}
+            timings["dense_s"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        _write_jsonl(tmp / "rows.jsonl", ({"key": c.key} for c in rows))
+        _write_jsonl(tmp / "clauses.jsonl", (c.to_json() for p in corpus for c in p.clauses))
+        (tmp / "documents.json").write_bytes(dump_json([p.document.to_json() for p in corpus]))
+        (tmp / "notes.json").write_bytes(dump_json(change_notes_for(corpus)))
+        timings["metadata_s"] = time.perf_counter() - t0
+
+        manifest = {
+            "schema": SCHEMA_VERSION,
+            "build_id": build_id,
+            "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "package_version": version("regkb"),
+            "corpus_hash": corpus_hash,
+            "tokenizer": {**Tokenizer.versions(), **config.tokenizer.describe()},
+            "chunking": config.chunking.describe(),
+            "bm25": manifest_bm25,
+            "dense": manifest_dense,
+            "model": model_info,
+            "counts": {"documents": len(corpus.doc_ids), "editions": len(corpus), "rows": len(rows),
+                       "clauses": sum(len(p.clauses) for p in corpus),
+                       "passages": manifest_dense["passages"] if manifest_dense else 0},
+            "timings": {k: round(v, 3) for k, v in timings.items()},
+        }
+        (tmp / "manifest.json").write_bytes(dump_json(manifest))
+        final = publish(data_dir, tmp, build_id)
+    log.info("built index %s: %d rows", build_id, len(rows))
+    return final
+
+
+def _encode(embedder: Any, texts: list[str], progress: Progress | None) -> np.ndarray:
+    out = []
+    batch = 32
+    for i in range(0, len(texts), batch):
+        out.append(embedder.encode_passages(texts[i:i + batch]))
+        if progress:
+            progress("embed", min(i + batch, len(texts)), len(texts))
+    return np.vstack(out) if out else np.zeros((0, embedder.dim), np.float32)
+
+
+def _write_jsonl(path: Path, rows: Any) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")

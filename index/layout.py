@@ -1,0 +1,76 @@
+"""Where builds live, and the atomic swap of the current one.
+
+    <data-dir>/index/CURRENT            the id of the build being served (replaced atomically, last)
+    <data-dir>/index/builds/<id>/       one complete build: manifest.json, bm25/, dense.faiss, rows.jsonl …
+    <data-dir>/index/builds/.tmp-<id>/  a build being written: never read, removed when found stale
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from corpus.errors import IndexNotBuilt
+from corpus.store import write_atomic
+
+log = logging.getLogger(__name__)
+KEEP_BUILDS = 2  # the current build and the one before it, for a server that has not reloaded yet
+
+
+def index_root(data_dir: Path) -> Path:
+    return Path(data_dir) / "index"
+
+
+def current_build(data_dir: Path) -> Path:
+    root = index_root(data_dir)
+    try:
+        build_id = (root / "CURRENT").read_text().strip()
+    except FileNotFoundError:
+        raise IndexNotBuilt(f"no index in {root}", "run `regkb ingest` then `regkb build`") from None
+    path = root / "builds" / build_id
+    if not build_id or not path.is_dir():
+        raise IndexNotBuilt(f"index pointer {root / 'CURRENT'} names a missing build {build_id!r}",
+                            "run `regkb build`")
+    return path
+
+
+@contextlib.contextmanager
+def build_lock(data_dir: Path) -> Iterator[None]:
+    root = index_root(data_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def new_build_dir(data_dir: Path, build_id: str) -> Path:
+    tmp = index_root(data_dir) / "builds" / f".tmp-{build_id}"
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def publish(data_dir: Path, tmp: Path, build_id: str) -> Path:
+    """Move a finished build into place, then point CURRENT at it: readers see the old build or the new one."""
+    final = tmp.parent / build_id
+    os.replace(tmp, final)
+    write_atomic(index_root(data_dir) / "CURRENT", build_id.encode())
+    _prune(data_dir, build_id)
+    return final
+
+
+def _prune(data_dir: Path, current: str) -> None:
+    builds = index_root(data_dir) / "builds"
+    done = sorted((p for p in builds.iterdir() if not p.name.startswith(".")), key=lambda p: p.stat().st_mtime)
+    for old in [p for p in done if p.name != current][: max(0, len(done) - KEEP_BUILDS)]:
+        shutil.rmtree(old, ignore_errors=True)
+    # Builds abandoned by a killed process: called under the build lock, so no live build is among them.
+    for stale in builds.glob(".tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)

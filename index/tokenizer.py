@@ -1,0 +1,98 @@
+"""Japanese tokenisation for BM25: fugashi (MeCab) with unidic-lite, lemmas, width/case folding, number phrases.
+
+Decisions measured on the dev questions (see README, "Search quality"): lemmas rather than surface forms (基づく /
+基づき match), particles, auxiliaries and symbols dropped, light verbs (する, なる, ある …) dropped, and number
+phrases kept whole as extra tokens besides their parts (令和8年度, 500万円, 1/2), so a question about 1/2 finds 1/2.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from importlib.metadata import version
+
+from corpus.textnorm import fold
+
+KEEP_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "副詞", "接尾辞", "接頭辞", "代名詞"})
+# Lemmas so common in any regulation text that they only add noise.
+STOP_LEMMAS = frozenset({
+    "為る", "する", "成る", "なる", "有る", "ある", "居る", "いる", "出来る", "できる", "為れる", "れる", "られる",
+    "事", "こと", "物", "もの", "様", "よう", "為", "ため", "其の", "此の", "の", "等", "頂く", "いただく",
+    "下さる", "くださる", "致す", "いたす", "御", "ご", "お", "良い", "よい", "行う", "おる", "思う",
+})
+_NUMBER_PHRASES = re.compile(
+    r"(?:令和|平成|昭和)\d{1,2}年度?|\d+(?:\.\d+)?(?:万|億|千)?円|\d+/\d+|\d+(?:か|ヶ|カ|ケ)?月|\d+-\d+"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenizerConfig:
+    lemmas: bool = True
+    drop_stop: bool = True
+    number_phrases: bool = True
+    bigrams: bool = False  # adjacent content-word pairs as extra tokens
+
+    def describe(self) -> dict[str, object]:
+        return {"lemmas": self.lemmas, "drop_stop": self.drop_stop, "number_phrases": self.number_phrases,
+                "bigrams": self.bigrams}
+
+
+class Tokenizer:
+    """Thread-safe: MeCab taggers are not, so each thread gets its own."""
+
+    def __init__(self, config: TokenizerConfig = TokenizerConfig()) -> None:
+        self.config = config
+        self._local = threading.local()
+
+    @property
+    def _tagger(self):  # type: ignore[no-untyped-def]
+        tagger = getattr(self._local, "tagger", None)
+        if tagger is None:
+            import fugashi
+
+            tagger = self._local.tagger = fugashi.Tagger()
+        return tagger
+
+    @staticmethod
+    def versions() -> dict[str, str]:
+        return {"fugashi": version("fugashi"), "unidic-lite": version("unidic-lite")}
+
+    def __call__(self, text: str) -> list[str]:
+        return self.tokenize(text)
+
+    def tokenize(self, text: str) -> list[str]:
+        t = fold(text)
+        tokens: list[str] = []
+        prev: str | None = None
+        for word in self._tagger(t):
+            feat = word.feature
+            pos = feat.pos1
+            if pos not in KEEP_POS or feat.pos2 == "非自立可能":
+                prev = None
+                continue
+            token = word.surface
+            if self.config.lemmas and feat.lemma:
+                # unidic lemmas carry a reading or origin suffix: "円-助数詞", "システム-system".
+                token = feat.lemma.split("-")[0] or word.surface
+                token = fold(token)
+            if self.config.drop_stop and (token in STOP_LEMMAS or word.surface in STOP_LEMMAS):
+                prev = None
+                continue
+            tokens.append(token)
+            if self.config.bigrams and prev is not None:
+                tokens.append(f"{prev}_{token}")
+            prev = token
+        if self.config.number_phrases:
+            tokens.extend(m.group() for m in _NUMBER_PHRASES.finditer(t))
+        return tokens
+
+    def terms_for_highlight(self, text: str) -> list[str]:
+        """Surface forms of the content words of ``text`` (for marking matches in snippets)."""
+        t = fold(text)
+        out = []
+        for word in self._tagger(t):
+            if word.feature.pos1 in KEEP_POS and word.feature.pos2 != "非自立可能" and len(word.surface) >= 1:
+                if not (self.config.drop_stop and word.surface in STOP_LEMMAS):
+                    out.append(word.surface)
+        return out

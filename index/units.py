@@ -1,0 +1,83 @@
+"""Chunking: which text of each clause goes into the keyword index and which into the dense index.
+
+A clause is the unit of citation, so the keyword side indexes one unit per clause: its text plus context (the
+document label and the headings of its ancestors — a 要綱 sub-item such as 4(1)コ means little without "対象となる
+医療費助成 / 公費負担医療"). Parent clauses also carry their children's headings, so "対象となる公費負担医療の一覧"
+finds 4(1). The dense side embeds passages of at most ``max_chars`` characters (e5 reads 512 tokens); a long clause
+becomes several overlapping passages, and a clause scores as its best passage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from corpus.model import Clause, Document, ParsedDocument
+
+SKIP_KINDS = frozenset({"group"})  # Q&A group titles ("1. スケジュール") only repeat their items' subject
+MIN_PREAMBLE_CHARS = 80  # a Q&A title page is not an answer to anything
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkConfig:
+    context: bool = True  # prefix ancestors' headings and the document label
+    children_headings: bool = True  # parents list their children's headings
+    heading_boost: int = 1  # extra copies of the heading/question in the keyword unit (a BM25F-style field weight)
+    max_chars: int = 480
+    stride: int = 360
+
+    def describe(self) -> dict[str, object]:
+        return {"context": self.context, "children_headings": self.children_headings,
+                "heading_boost": self.heading_boost,
+                "max_chars": self.max_chars, "stride": self.stride}
+
+
+def indexable(c: Clause) -> bool:
+    if c.kind in SKIP_KINDS:
+        return False
+    return not (c.kind == "preamble" and len(c.text) < MIN_PREAMBLE_CHARS)
+
+
+def _context(doc: Document, c: Clause, by_section: dict[str, Clause]) -> str:
+    chain: list[str] = []
+    parent = c.parent
+    while parent and parent in by_section:
+        p = by_section[parent]
+        chain.append(p.heading)
+        parent = p.parent
+    label = doc.label if c.kind != "page" else f"{doc.label} {doc.title}"
+    return " / ".join([label, *reversed(chain)])
+
+
+def clause_texts(parsed: ParsedDocument, config: ChunkConfig) -> Iterable[tuple[Clause, str]]:
+    """(clause, keyword-unit text) for each indexable clause of one document edition."""
+    by_section = {c.section: c for c in parsed.clauses}
+    children: dict[str, list[str]] = {}
+    for c in parsed.clauses:
+        if c.parent:
+            children.setdefault(c.parent, []).append(c.heading)
+    for c in parsed.clauses:
+        if not indexable(c):
+            continue
+        parts = []
+        if config.context:
+            parts.append(_context(parsed.document, c, by_section))
+        parts.append(c.text)
+        parts.extend([c.heading] * config.heading_boost)
+        if config.children_headings and c.section in children:
+            parts.append("\n".join(children[c.section]))
+        yield c, "\n".join(parts)
+
+
+def passages(text: str, config: ChunkConfig) -> list[str]:
+    """Overlapping windows of ``text`` for the embedding model."""
+    if len(text) <= config.max_chars:
+        return [text]
+    out = []
+    start = 0
+    while start < len(text):
+        out.append(text[start:start + config.max_chars])
+        if start + config.max_chars >= len(text):
+            break
+        start += config.stride
+    return out
