@@ -253,6 +253,27 @@ def eval_cmd(
             typer.echo(f"  {r.mode} miss {miss['id']}: {miss['question']} — expected {miss['expected']}, got {miss['got']}")
 
 
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option("--host", help="Interface to listen on (default REGKB_HOST or "
+                                                "127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", min=1, max=65535, help="Port (default REGKB_PORT or "
+                                                "8000).")] = None,
+) -> None:
+    """Serve the search page and the JSON API (one worker; the index is loaded once at start-up).
+
+    Example: regkb --data-dir var serve --host 127.0.0.1 --port 8000
+    """
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = get_settings().model_copy(update={"data_dir": state.data_dir})
+    host, port = host or settings.host, port or settings.port
+    typer.echo(f"regkb: serving on http://{host}:{port}/")
+    uvicorn.run(create_app(settings), host=host, port=port, workers=1, log_level="info")
+
+
 def clause_json(c: object) -> dict[str, object]:
     from corpus.model import Clause
 

@@ -20,7 +20,6 @@ from eval.questions import load_questions
 from index.build import BuildConfig, build_index
 from index.search import FusionConfig, Searcher
 from index.tokenizer import TokenizerConfig
-from index.units import ChunkConfig
 
 BASE = BuildConfig()
 VARIANTS: dict[str, BuildConfig] = {
@@ -29,18 +28,24 @@ VARIANTS: dict[str, BuildConfig] = {
     "keep light verbs": replace(BASE, tokenizer=TokenizerConfig(drop_stop=False)),
     "no number phrases": replace(BASE, tokenizer=TokenizerConfig(number_phrases=False)),
     "+ word bigrams": replace(BASE, tokenizer=TokenizerConfig(bigrams=True)),
-    "no context": replace(BASE, chunking=ChunkConfig(context=False)),
-    "no children headings": replace(BASE, chunking=ChunkConfig(children_headings=False)),
-    "heading boost 0": replace(BASE, chunking=ChunkConfig(heading_boost=0)),
-    "heading boost 2": replace(BASE, chunking=ChunkConfig(heading_boost=2)),
-    "passages 300/200": replace(BASE, chunking=ChunkConfig(max_chars=300, stride=200)),
+    "keyword: no context": replace(BASE, chunking=replace(BASE.chunking, context=False)),
+    "keyword: no children headings": replace(BASE, chunking=replace(BASE.chunking, children_headings=False)),
+    "dense: no context": replace(BASE, chunking=replace(BASE.chunking, dense_context=False)),
+    "dense: no children headings": replace(BASE, chunking=replace(BASE.chunking, dense_children=False)),
+    "dense: + heading passages": replace(BASE, chunking=replace(BASE.chunking, heading_passages=True)),
+    "heading boost 0": replace(BASE, chunking=replace(BASE.chunking, heading_boost=0)),
+    "heading boost 2": replace(BASE, chunking=replace(BASE.chunking, heading_boost=2)),
+    "heading boost 2 + heading passages": replace(BASE, chunking=replace(BASE.chunking, heading_boost=2,
+                                                                         heading_passages=True)),
+    "passages 300/200": replace(BASE, chunking=replace(BASE.chunking, max_chars=300, stride=200)),
 }
 FUSIONS: dict[str, FusionConfig] = {
     "rrf k=60": FusionConfig("rrf", 60.0),
     "rrf k=20": FusionConfig("rrf", 20.0),
-    "rrf k=60 bm25×1.5": FusionConfig("rrf", 60.0, {"bm25": 1.5, "dense": 1.0}),
-    "convex α=0.5": FusionConfig("convex", weights={"bm25": 0.5, "dense": 0.5}),
-    "convex α(dense)=0.3": FusionConfig("convex", weights={"bm25": 0.7, "dense": 0.3}),
+    **{f"rrf k=60 bm25×{w}": FusionConfig("rrf", 60.0, {"bm25": w, "dense": 1.0}) for w in (1.25, 1.5, 2.0, 3.0)},
+    **{f"rrf k=20 bm25×{w}": FusionConfig("rrf", 20.0, {"bm25": w, "dense": 1.0}) for w in (1.5, 2.0)},
+    **{f"convex α(dense)={a}": FusionConfig("convex", weights={"bm25": 1 - a, "dense": a})
+       for a in (0.2, 0.3, 0.4, 0.5, 0.6)},
 }
 
 

@@ -29,7 +29,7 @@ from index.keyword import KeywordBackend
 from index.layout import build_lock, new_build_dir, publish
 from index.notes import change_notes_for
 from index.tokenizer import Tokenizer, TokenizerConfig
-from index.units import ChunkConfig, clause_texts, passages
+from index.units import ChunkConfig, clause_texts
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +63,12 @@ def build_index(data_dir: Path, config: BuildConfig = BuildConfig(), progress: P
         tmp = new_build_dir(data_dir, build_id)
         rows: list[Clause] = []
         unit_texts: list[str] = []
+        dense_texts: list[list[str]] = []
         for parsed in corpus:
-            for clause, text in clause_texts(parsed, config.chunking):
+            for clause, keyword_text, dense_passages in clause_texts(parsed, config.chunking):
                 rows.append(clause)
-                unit_texts.append(text)
+                unit_texts.append(keyword_text)
+                dense_texts.append(dense_passages)
 
         t0 = time.perf_counter()
         tokenizer = Tokenizer(config.tokenizer)
@@ -88,8 +90,8 @@ def build_index(data_dir: Path, config: BuildConfig = BuildConfig(), progress: P
             embedder = load_embedder(config.embedding_model)
             passage_texts: list[str] = []
             passage_rows: list[int] = []
-            for row, text in enumerate(unit_texts):
-                for p in passages(text, config.chunking):
+            for row, texts in enumerate(dense_texts):
+                for p in texts:
                     passage_texts.append(p)
                     passage_rows.append(row)
             cache = EmbeddingCache(Path(data_dir) / "cache" / "embeddings", embedder.name, embedder.dim)

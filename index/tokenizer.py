@@ -14,12 +14,15 @@ from importlib.metadata import version
 
 from corpus.textnorm import fold
 
-KEEP_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "副詞", "接尾辞", "接頭辞", "代名詞"})
+KEEP_POS = frozenset({"名詞", "動詞", "形容詞", "形状詞", "副詞", "接尾辞", "接頭辞"})
 # Lemmas so common in any regulation text that they only add noise.
 STOP_LEMMAS = frozenset({
     "為る", "する", "成る", "なる", "有る", "ある", "居る", "いる", "出来る", "できる", "為れる", "れる", "られる",
     "事", "こと", "物", "もの", "様", "よう", "為", "ため", "其の", "此の", "の", "等", "頂く", "いただく",
     "下さる", "くださる", "致す", "いたす", "御", "ご", "お", "良い", "よい", "行う", "おる", "思う",
+    # How questions are asked, not what they are about: answers never contain these.
+    "教える", "何時", "いつ", "幾ら", "いくら", "如何", "どう", "どの", "何", "なに", "どれ", "どんな", "どこ", "誰",
+    "知る", "分かる", "わかる", "願う",
 })
 _NUMBER_PHRASES = re.compile(
     r"(?:令和|平成|昭和)\d{1,2}年度?|\d+(?:\.\d+)?(?:万|億|千)?円|\d+/\d+|\d+(?:か|ヶ|カ|ケ)?月|\d+-\d+"

@@ -20,15 +20,19 @@ MIN_PREAMBLE_CHARS = 80  # a Q&A title page is not an answer to anything
 
 @dataclass(frozen=True, slots=True)
 class ChunkConfig:
-    context: bool = True  # prefix ancestors' headings and the document label
-    children_headings: bool = True  # parents list their children's headings
-    heading_boost: int = 1  # extra copies of the heading/question in the keyword unit (a BM25F-style field weight)
+    context: bool = True  # keyword unit: prefix ancestors' headings and the document label
+    children_headings: bool = True  # keyword unit: parents list their children's headings
+    dense_context: bool = True  # the same two choices for the embedded passages, measured separately
+    dense_children: bool = True
+    heading_passages: bool = True  # also embed heading/question alone: user questions resemble FAQ questions
+    heading_boost: int = 2  # extra copies of the heading/question in the keyword unit (a BM25F-style field weight)
     max_chars: int = 480
     stride: int = 360
 
     def describe(self) -> dict[str, object]:
         return {"context": self.context, "children_headings": self.children_headings,
-                "heading_boost": self.heading_boost,
+                "dense_context": self.dense_context, "dense_children": self.dense_children,
+                "heading_boost": self.heading_boost, "heading_passages": self.heading_passages,
                 "max_chars": self.max_chars, "stride": self.stride}
 
 
@@ -49,8 +53,8 @@ def _context(doc: Document, c: Clause, by_section: dict[str, Clause]) -> str:
     return " / ".join([label, *reversed(chain)])
 
 
-def clause_texts(parsed: ParsedDocument, config: ChunkConfig) -> Iterable[tuple[Clause, str]]:
-    """(clause, keyword-unit text) for each indexable clause of one document edition."""
+def clause_texts(parsed: ParsedDocument, config: ChunkConfig) -> Iterable[tuple[Clause, str, list[str]]]:
+    """(clause, keyword-unit text, dense passages) for each indexable clause of one document edition."""
     by_section = {c.section: c for c in parsed.clauses}
     children: dict[str, list[str]] = {}
     for c in parsed.clauses:
@@ -59,14 +63,20 @@ def clause_texts(parsed: ParsedDocument, config: ChunkConfig) -> Iterable[tuple[
     for c in parsed.clauses:
         if not indexable(c):
             continue
-        parts = []
-        if config.context:
-            parts.append(_context(parsed.document, c, by_section))
-        parts.append(c.text)
-        parts.extend([c.heading] * config.heading_boost)
-        if config.children_headings and c.section in children:
-            parts.append("\n".join(children[c.section]))
-        yield c, "\n".join(parts)
+        context = _context(parsed.document, c, by_section)
+        kids = "\n".join(children.get(c.section, []))
+        keyword = [context] if config.context else []
+        keyword += [c.text, *[c.heading] * config.heading_boost]
+        if config.children_headings and kids:
+            keyword.append(kids)
+        dense = [context] if config.dense_context else []
+        dense.append(c.text)
+        if config.dense_children and kids:
+            dense.append(kids)
+        dense_passages = passages("\n".join(dense), config)
+        if config.heading_passages and c.heading and c.heading != c.text:
+            dense_passages.append(f"{context}\n{c.heading}" if config.dense_context else c.heading)
+        yield c, "\n".join(keyword), dense_passages
 
 
 def passages(text: str, config: ChunkConfig) -> list[str]:

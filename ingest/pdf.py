@@ -54,6 +54,7 @@ class PdfPage:
     number: int  # 1-based page number
     text: str  # lines separated by "\n"; running header/footer and page-number lines removed
     underlined: tuple[tuple[int, int], ...]  # [start, end) ranges in ``text`` that are underlined
+    landscape: bool = False  # wider than tall as displayed (after /Rotate): slide decks are landscape
 
 
 # ---------------------------------------------------------------- tunables
@@ -102,6 +103,7 @@ def extract_pdf(path: Path, *, max_pages: int = 2000) -> list[PdfPage]:
     truncated = b"%%EOF" not in tail
 
     pages_raw: list[list[_Line]] = []
+    landscape: list[bool] = []
     try:
         with pdfplumber.open(path) as pdf:
             count = _page_count(pdf)
@@ -111,6 +113,7 @@ def extract_pdf(path: Path, *, max_pages: int = 2000) -> list[PdfPage]:
                 if len(pages_raw) >= max_pages:
                     raise BadPdf(name, f"too many pages (more than max_pages={max_pages})", "split the PDF or raise max_pages")
                 try:
+                    landscape.append(float(page.width) > float(page.height))  # pdfplumber applies /Rotate
                     pages_raw.append(_page_lines(page))
                 finally:
                     page.close()
@@ -125,7 +128,7 @@ def extract_pdf(path: Path, *, max_pages: int = 2000) -> list[PdfPage]:
         raise BadPdf(name, "no text layer (scanned image?)", "run OCR first, or ingest a text export")
 
     pages_lines = _remove_running_lines(pages_raw)
-    result = [_assemble(number, lines) for number, lines in enumerate(pages_lines, start=1)]
+    result = [_assemble(number, lines, wide) for number, (lines, wide) in enumerate(zip(pages_lines, landscape), start=1)]
     if not any(p.text.strip() for p in result):
         raise BadPdf(name, "no text layer (only running headers/page numbers; scanned image?)", "run OCR first, or ingest a text export")
     logger.debug("%s: %d pages, %d chars", name, len(result), sum(len(p.text) for p in result))
@@ -676,7 +679,7 @@ def _remove_running_lines(pages: list[list[_Line]]) -> list[list[_Line]]:
 
 
 # ---------------------------------------------------------------- assembly
-def _assemble(number: int, lines: list[_Line]) -> PdfPage:
+def _assemble(number: int, lines: list[_Line], landscape: bool = False) -> PdfPage:
     text = "\n".join(ln.text for ln in lines)
     flags: list[bool] = []
     for i, ln in enumerate(lines):
@@ -701,4 +704,4 @@ def _assemble(number: int, lines: list[_Line]) -> PdfPage:
         if b > a:
             ranges.append((a, b))
         i = j
-    return PdfPage(number=number, text=text, underlined=tuple(ranges))
+    return PdfPage(number=number, text=text, underlined=tuple(ranges), landscape=landscape)

@@ -15,17 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from corpus.collection import Corpus
-from corpus.errors import IngestError, UnrecognisedStructure
+from corpus.errors import BadPdf, IngestError, UnrecognisedStructure, UnreadableText
 from corpus.model import Document, ParsedDocument
 from corpus.store import Store
 from corpus.textnorm import fold
-from ingest.clean import clean_lines
+from ingest.clean import clean_lines, nfkc
 from ingest.detect import detect_dates, detect_edition, detect_kind, detect_title
 from ingest.parse_pages import guess_pages, parse_pages
 from ingest.parse_qa import parse_qa
 from ingest.parse_youkou import parse_youkou
-from ingest.structure import MARK_END, MARK_START, Line, RawClause, assemble
-from ingest.textio import read_text_file
+from ingest import textio
+from ingest.structure import MARK_END, MARK_START, Line, RawClause, assemble, plain
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,9 @@ PARSERS: dict[str, Callable[[list[Line], str], list[RawClause]]] = {
     "qa": parse_qa, "youkou": parse_youkou, "notice": parse_pages, "slides": parse_pages,
 }
 _DOC_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_QA_NUMBER = re.compile(r"^(\d{1,2})\s*[-‐−－]\s*(\d{1,2})[\s\u3000]")
+MAX_PDF_PAGES = 2000  # a PDF with more pages is refused from its page count (a "PDF bomb"), before pages are read
+MAX_PDF_BYTES = 200 * 1024 * 1024  # the biggest PDF read at all (regulation PDFs are a few MiB)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,26 +77,58 @@ def bundled_entries() -> list[BundledEntry]:
 
 
 def _read_lines(path: Path) -> tuple[list[Line], bool, str]:
-    """(lines, landscape, sha256). PDFs keep their pages; text pages are guessed."""
-    data = path.read_bytes()
+    """(lines, landscape, sha256) of a source file. PDFs keep their pages; text pages are guessed.
+
+    The file is checked before its content is read (``textio.open_source``: a regular file, not a symbolic
+    link) and refused from its size alone when it is over the limit for its type (``textio.MAX_TEXT_BYTES``
+    for text, ``MAX_PDF_BYTES`` for PDFs); PDFs with more than ``MAX_PDF_PAGES`` pages are refused from their
+    page count before any page is read.
+
+    From a PDF, every line of every page (running headers, footers and page numbers already removed by
+    ``ingest.pdf``) becomes a ``Line`` numbered with its page, exactly as ``guess_pages`` numbers the lines of a
+    text file: no blank line is put between pages (nor kept anywhere), so a sentence that runs on over a page
+    break is joined by ``unwrap`` and a page break inside a Q&A item neither starts a clause nor cuts the
+    question short, and a PDF and a text export of one document parse alike. For slides and notices the
+    PDF's page numbers are the section ids ("p3"), with the same rule as for text: a page with less than
+    ``parse_pages.MIN_PAGE_CHARS`` characters of text (a title or divider slide) is merged into the next one,
+    and the section is numbered by its first page.
+    """
+    name = str(path)
+    with textio.open_source(path) as (fh, st):
+        head = fh.read(5)
+        is_pdf = path.suffix.lower() == ".pdf" or head == b"%PDF-"
+        limit = MAX_PDF_BYTES if is_pdf else textio.MAX_TEXT_BYTES
+        if st.st_size > limit:
+            raise textio.too_big(name, st.st_size, limit, BadPdf if is_pdf else UnreadableText)
+        data = head + textio.read_bounded(fh, limit - len(head))
+    if len(data) > limit:  # it grew while being read
+        raise textio.too_big(name, len(data), limit, BadPdf if is_pdf else UnreadableText)
     sha = hashlib.sha256(data).hexdigest()
-    if path.suffix.lower() == ".pdf" or data[:5] == b"%PDF-":
+    if is_pdf:
         from ingest.pdf import extract_pdf  # pdfplumber is slow to import; text-only runs skip it
 
-        pages = extract_pdf(path)
+        pages = extract_pdf(path, max_pages=MAX_PDF_PAGES)
         lines: list[Line] = []
         for page in pages:
             text = _mark_underlines(page.text, page.underlined)
-            lines.extend(Line(t, page.number) for t in clean_lines(text))
-            lines.append(Line("", page.number))
-        return lines, any(getattr(p, "landscape", False) for p in pages), sha
-    text = read_text_file(path)
-    return guess_pages(text), False, sha
+            lines.extend(Line(t, page.number) for t in clean_lines(text) if plain(t).strip())
+        if not lines:
+            raise BadPdf(name, "no text left after removing running headers and page numbers")
+        landscape = 2 * sum(1 for p in pages if p.landscape) > len(pages)  # most pages wider than tall
+        return lines, landscape, sha
+    return guess_pages(textio.decode_text(data, name)), False, sha
 
 
 def _mark_underlines(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """``text`` with each underlined span wrapped in MARK_START … MARK_END. Mark characters that the PDF's own
+    text holds (U+E000/U+E001 are the first private-use code points, which PDFs use for 外字) become U+FFFD first,
+    one for one, so that the spans' offsets still hold and no span is forged."""
+    text = text.replace(MARK_START, "\ufffd").replace(MARK_END, "\ufffd")
     out, pos = [], 0
     for start, end in sorted(spans):
+        start = max(start, pos)
+        if end <= start:
+            continue
         out += [text[pos:start], MARK_START, text[start:end], MARK_END]
         pos = end
     out.append(text[pos:])
@@ -120,8 +155,6 @@ def _match_known(title: str, known: list[Document]) -> Document | None:
 def parse_file(path: Path, overrides: Overrides = Overrides(), known: Sequence[Document] = ()) -> ParsedDocument:
     """Parse one file into a document edition. Raises an IngestError subclass naming the file."""
     name = str(path)
-    if not path.is_file():
-        raise IngestError(name, "no such file")
     lines, landscape, sha = _read_lines(path)
     title = overrides.title or detect_title(lines)
     known_by_id = {d.id: d for d in known}
@@ -142,6 +175,8 @@ def parse_file(path: Path, overrides: Overrides = Overrides(), known: Sequence[D
         edition_label = f"第{edition}版"
     issued, effective = detect_dates(lines)
     raws = PARSERS[kind](lines, name)
+    if kind == "qa":
+        _warn_out_of_sequence(raws, path.name)
     if not raws or not any(r.lines or r.answer_lines for r in raws):
         raise UnrecognisedStructure(name, "no text found to split into clauses")
     document = Document(
@@ -154,6 +189,20 @@ def parse_file(path: Path, overrides: Overrides = Overrides(), known: Sequence[D
     parsed = assemble(document, raws)
     log.info("parsed %s: %s edition %d, %d clauses", path.name, doc_id, edition, len(parsed.clauses))
     return parsed
+
+
+def _warn_out_of_sequence(raws: list[RawClause], name: str) -> None:
+    """Log the lines that look like a Q&A item number but were not taken for one. ``parse_qa`` accepts item numbers
+    only in sequence, so a repeated number (a second "2-3") or one that goes backwards ("1-2" after "1-3") stays in
+    the text of the item before it; the parse goes on, and this says where to look."""
+    for raw in raws:
+        if raw.kind not in ("item", "group"):
+            continue
+        for ln in (raw.lines[1:] if raw.kind == "item" else raw.lines) + raw.answer_lines:
+            m = _QA_NUMBER.match(nfkc(plain(ln.text)))
+            if m:
+                log.warning("%s: %r looks like Q&A item %s-%s but is out of sequence (repeated or going backwards); "
+                            "kept in the text of %s", name, plain(ln.text)[:40], m.group(1), m.group(2), raw.section)
 
 
 def ingest_paths(paths: Sequence[Path], store: Store, overrides: Overrides = Overrides(),

@@ -1,0 +1,25 @@
+"""GET /health: is an index loaded, which build, how much is in it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import index_error, maybe_searcher
+from api.schemas import HealthOut
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=HealthOut, summary="Index status (503 with status no-index when none loaded)",
+            responses={503: {"model": HealthOut, "description": "no usable index: search answers 503"}})
+def health(request: Request) -> HealthOut | JSONResponse:
+    searcher = maybe_searcher(request)
+    if searcher is None:
+        err = index_error(request)
+        body = HealthOut(status="no-index", message=err.message, hint=err.hint)
+        return JSONResponse(body.model_dump(), status_code=503)
+    corpus = searcher.corpus
+    return HealthOut(status="ok", build_id=searcher.manifest.get("build_id"), documents=len(corpus.doc_ids),
+                     editions=len(corpus), clauses=sum(len(p.clauses) for p in corpus),
+                     model=(searcher.manifest.get("model") or {}).get("name"))

@@ -1,0 +1,84 @@
+"""GET /search: cited hits as JSON. The router is built per app so the OpenAPI limits match its settings."""
+
+# No `from __future__ import annotations` here: the Query limits in build_router are closure variables, which
+# FastAPI could not resolve from string annotations.
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from api.deps import GraphDep, SearcherDep
+from api.routes import ClauseGraph, clause_url
+from api.schemas import ErrorOut, HitOut, SearchResponse
+from api.settings import Settings
+from corpus.errors import BadQuery
+from index.search import SearchFilters, SearchResult
+
+Kind = Literal["qa", "youkou", "notice", "slides"]
+ModeParam = Literal["hybrid", "bm25", "dense"]
+
+
+def parse_as_of(value: str | None) -> dt.date | None:
+    """ISO or 令和 dates; a bad one is the caller's mistake (422), not ours."""
+    if value is None or not value.strip():
+        return None
+    from ingest.dates import parse_date
+
+    try:
+        return parse_date(value)
+    except ValueError as e:
+        raise BadQuery(f"as_of: {e}", "use YYYY-MM-DD or 令和8年3月9日") from None
+
+
+def check_query(q: str, max_chars: int) -> str:
+    q = q.strip()
+    if not q:
+        raise BadQuery("the query is empty", "type a question, e.g. 学校保健安全法の医療費援助は対象ですか")
+    if len(q) > max_chars:
+        raise BadQuery(f"the query is {len(q)} characters, over the limit of {max_chars}",
+                       "shorten it to the question itself")
+    return q
+
+
+def to_response(result: SearchResult, graph: ClauseGraph) -> SearchResponse:
+    hits = []
+    for h in result.hits:
+        clause = graph.by_key.get(f"{h.doc}@{h.edition}#{h.section}")
+        hits.append(HitOut(**h.to_json(), url=clause_url(h.doc, h.section, h.edition),
+                           refs=graph.refs_of(clause) if clause else []))
+    return SearchResponse(
+        query=result.query, answer=hits[0].answer if result.confident and hits else None,
+        confident=result.confident, confidence=result.confidence, mode=result.mode,
+        method=str(result.fusion.get("method", result.mode)), fusion=result.fusion, filters=result.filters,
+        took_ms=result.took_ms, hits=hits,
+    )
+
+
+def build_router(settings: Settings) -> APIRouter:
+    router = APIRouter(tags=["search"])
+    max_chars, max_k = settings.max_query_chars, settings.max_k
+
+    @router.get("/search", response_model=SearchResponse, summary="Search the regulations; every hit is cited",
+                responses={404: {"model": ErrorOut, "description": "unknown doc, or unknown edition of that doc"},
+                           422: {"model": ErrorOut, "description": "bad parameter"},
+                           503: {"model": ErrorOut, "description": "no usable index"}})
+    def search(
+        searcher: SearcherDep,
+        graph: GraphDep,
+        q: Annotated[str, Query(min_length=1, max_length=max_chars,
+                                description=f"The question in plain Japanese; at most {max_chars} characters, "
+                                            "not empty or blank.")],
+        k: Annotated[int, Query(ge=1, le=max_k, description=f"How many hits, 1 to {max_k}.")] = 10,
+        doc: Annotated[str | None, Query(description="Only this document id, e.g. hojokin-qa.")] = None,
+        kind: Annotated[Kind | None, Query(description="Only this kind of document.")] = None,
+        edition: Annotated[int | None, Query(ge=1, description="Only this edition (default: the latest of each "
+                                                               "document).")] = None,
+        as_of: Annotated[str | None, Query(description="The editions in force on this date: 2026-02-20 or "
+                                                       "令和8年2月20日.")] = None,
+        mode: Annotated[ModeParam, Query(description="hybrid (default), bm25 or dense.")] = "hybrid",
+    ) -> SearchResponse:
+        query = check_query(q, max_chars)
+        filters = SearchFilters(doc=doc or None, kind=kind, edition=edition, as_of=parse_as_of(as_of))
+        return to_response(searcher.search(query, k=k, filters=filters, mode=mode), graph)
+
+    return router

@@ -1,0 +1,142 @@
+"""Response models of the JSON API: the public contract, kept apart from the internal dataclasses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ClauseRef(BaseModel):
+    """A short pointer to a clause, enough to cite and link it."""
+
+    key: str = Field(description='"doc@edition#section"')
+    doc: str
+    edition: int | None
+    section: str
+    citation: str
+    heading: str = Field(description="shortened heading")
+    url: str | None = Field(None, description="the clause page; null when the reference does not resolve")
+    found: bool = True
+
+
+class HitOut(BaseModel):
+    doc: str
+    section: str
+    edition: int
+    edition_label: str | None
+    date: str | None
+    kind: str
+    citation: str = Field(description="what to quote back, e.g. 「Q&A（第2版）2-9」")
+    heading: str
+    text: str
+    answer: str | None = Field(description="the direct answer: the first sentence of a Q&A answer")
+    snippet: str
+    snippet_highlights: list[tuple[int, int]] = Field(description="[start, end) character ranges in snippet")
+    text_highlights: list[tuple[int, int]] = Field(description="[start, end) character ranges in text")
+    score: float
+    bm25_rank: int | None
+    dense_rank: int | None
+    bm25_score: float | None
+    dense_score: float | None
+    note: str | None = Field(description="edition note such as 「第2版で追記」")
+    doc_title: str
+    url: str = Field(description="the clause page")
+    refs: list[ClauseRef] = Field(default_factory=list, description="clauses this one cites")
+
+
+class SearchResponse(BaseModel):
+    query: str
+    answer: str | None = Field(description="the top hit's direct answer when the result is confident")
+    confident: bool = Field(description="false: no clause answers the question directly; hits are only related")
+    confidence: dict[str, Any]
+    mode: str
+    method: str = Field(description="rrf | convex | bm25 | dense")
+    fusion: dict[str, Any]
+    filters: dict[str, Any]
+    took_ms: float
+    hits: list[HitOut]
+
+
+class EditionOut(BaseModel):
+    edition: int
+    edition_label: str | None
+    issued: str | None
+    effective: str | None
+    clause_count: int
+
+
+class DocumentOut(BaseModel):
+    id: str
+    title: str
+    kind: str
+    label: str
+    latest_edition: int
+    editions: list[EditionOut]
+    url: str
+
+
+class OutlineItem(BaseModel):
+    section: str
+    parent: str | None
+    heading: str
+    kind: str
+    citation: str
+    depth: int
+    note: str | None = None
+    url: str
+
+
+class DocumentDetail(DocumentOut):
+    edition: int = Field(description="the edition the outline is for")
+    edition_label: str | None
+    date: str | None
+    outline: list[OutlineItem]
+
+
+class ClauseOut(BaseModel):
+    key: str
+    doc: str
+    doc_title: str
+    edition: int
+    edition_label: str | None
+    date: str | None
+    latest_edition: int
+    section: str
+    kind: str
+    citation: str
+    heading: str
+    text: str
+    answer: str | None = Field(description="the direct answer (first sentence of a Q&A answer)")
+    answer_full: str | None = Field(description="the whole answer body of a Q&A item")
+    note: str | None
+    pages: list[int]
+    changed_spans: list[tuple[int, int]] = Field(description="[start, end) ranges of text changed in this edition")
+    parent: ClauseRef | None
+    children: list[ClauseRef]
+    previous: ClauseRef | None
+    next: ClauseRef | None
+    refs: list[ClauseRef]
+    cited_by: list[ClauseRef]
+    url: str
+
+
+class HealthOut(BaseModel):
+    status: str = Field(description='"ok", or "no-index" when no usable index was found at start-up')
+    build_id: str | None = None
+    documents: int = 0
+    editions: int = 0
+    clauses: int = 0
+    model: str | None = None
+    message: str | None = None
+    hint: str | None = None
+
+
+class ErrorBody(BaseModel):
+    type: str
+    message: str
+    hint: str | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
