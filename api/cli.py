@@ -283,6 +283,35 @@ def clause_json(c: object) -> dict[str, object]:
     return d
 
 
+@app.command()
+def diff(
+    doc: Annotated[str, typer.Argument(help="Document id, e.g. hojokin-qa.")],
+    from_edition: Annotated[int, typer.Option("--from", help="The older edition.")],
+    to_edition: Annotated[int, typer.Option("--to", help="The newer edition.")],
+    fmt: Annotated[str, typer.Option("--format", help="json | md | html (a standalone 新旧対照表 page).")] = "md",
+    changed_only: Annotated[bool, typer.Option("--changed-only", help="Leave unchanged items out (md/html).")] = False,
+) -> None:
+    """Compare two editions item by item, aligned by content (新旧対照表).
+
+    Example: regkb diff hojokin-qa --from 1 --to 2 --format md
+    """
+    from corpus.diff import diff_editions
+    from corpus.diff_render import to_html_page, to_markdown
+
+    if fmt not in ("json", "md", "html"):
+        raise typer.BadParameter("--format must be json, md or html")
+    corpus = _store().load()
+    result = diff_editions(corpus.get(doc, from_edition), corpus.get(doc, to_edition))
+    if fmt == "json":
+        _echo_json(result.to_json())
+        return
+    if changed_only:
+        from dataclasses import replace
+
+        result = replace(result, items=tuple(i for i in result.items if i.change != "unchanged"))
+    typer.echo(to_markdown(result) if fmt == "md" else to_html_page(result))
+
+
 def _depth(section: str, parent: str | None) -> int:
     return 0 if parent is None else (2 if "(" in parent and not parent.endswith(")") else 1 + ("(" in section and section[-1] != ")"))
 

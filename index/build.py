@@ -21,6 +21,7 @@ import numpy as np
 
 from corpus.collection import Corpus
 from corpus.errors import IndexNotBuilt
+from corpus.refs import resolve_refs
 from corpus.model import Clause
 from corpus.store import Store, dump_json
 from index.dense import DenseBackend
@@ -57,6 +58,7 @@ def build_index(data_dir: Path, config: BuildConfig = BuildConfig(), progress: P
             raise IndexNotBuilt(f"no corpus in {store.root}", "run `regkb ingest` first")
         corpus_hash = store.state_hash()
         corpus = store.load()
+    corpus = resolve_refs(corpus)
     timings: dict[str, float] = {}
     build_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
     with build_lock(data_dir):

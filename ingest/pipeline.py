@@ -19,12 +19,12 @@ from corpus.errors import BadPdf, IngestError, UnrecognisedStructure, Unreadable
 from corpus.model import Document, ParsedDocument
 from corpus.store import Store
 from corpus.textnorm import fold
+from ingest import textio
 from ingest.clean import clean_lines, nfkc
 from ingest.detect import detect_dates, detect_edition, detect_kind, detect_title
 from ingest.parse_pages import guess_pages, parse_pages
 from ingest.parse_qa import parse_qa
 from ingest.parse_youkou import parse_youkou
-from ingest import textio
 from ingest.structure import MARK_END, MARK_START, Line, RawClause, assemble, plain
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,8 @@ def _read_lines(path: Path) -> tuple[list[Line], bool, str]:
             text = _mark_underlines(page.text, page.underlined)
             lines.extend(Line(t, page.number) for t in clean_lines(text) if plain(t).strip())
         if not lines:
-            raise BadPdf(name, "no text left after removing running headers and page numbers")
+            raise BadPdf(name, "no text left after removing running headers and page numbers",
+                         "run OCR first, or ingest a text export")
         landscape = 2 * sum(1 for p in pages if p.landscape) > len(pages)  # most pages wider than tall
         return lines, landscape, sha
     return guess_pages(textio.decode_text(data, name)), False, sha

@@ -151,7 +151,12 @@ def test_clause(client: TestClient) -> None:
     assert c["citation"] == "Q&A（第2版）2-9" and c["edition"] == 2 and c["note"] == "第2版で追記"
     assert c["answer"].startswith("学校保健安全法に基づく医療費援助についても")
     assert c["parent"]["section"] == "2" and c["previous"]["section"] == "2-8" and c["next"]["section"] == "2-10"
-    assert c["refs"] == [] and c["cited_by"] == []
+    # 2-9 cites 実施要綱4（2）エ; every ref resolves and is mirrored in the target's cited_by
+    assert "実施要綱 4(2)エ" in [r["citation"] for r in c["refs"]]
+    for ref in c["refs"]:
+        assert ref["found"] and ref["url"]
+        target = client.get(f"/documents/{ref['doc']}/clauses/{ref['section']}", params={"edition": ref["edition"]})
+        assert c["key"] in [r["key"] for r in target.json()["cited_by"]]
     group = client.get("/documents/hojokin-qa/clauses/2").json()
     assert "2-9" in [ch["section"] for ch in group["children"]]
     old = client.get("/documents/hojokin-qa/clauses/2-9", params={"edition": 1}).json()

@@ -71,3 +71,18 @@ def test_every_command_has_help_with_an_example(data_dir: Path) -> None:
     for cmd in ("ingest", "clauses", "clause"):
         r = regkb(cmd, "--help", data_dir=data_dir)
         assert r.returncode == 0 and "Example:" in r.stdout, cmd
+
+
+def test_diff_reproduces_the_expected_fixture(data_dir: Path) -> None:
+    regkb("ingest", str(DATA / "hojokin-qa-edition1.txt"), data_dir=data_dir)
+    r = regkb("diff", "hojokin-qa", "--from", "1", "--to", "2", "--format", "json", data_dir=data_dir)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    expected = json.loads((DATA / "hojokin-qa-edition1-to-2.expected.json").read_text("utf-8"))
+    assert (got["old_edition"], got["new_edition"]) == (expected["old_edition"], expected["new_edition"])
+    assert [(i["change"], i["new"], i["old"]) for i in got["items"]] == \
+        [(i["change"], i["new"], i["old"]) for i in expected["items"]]
+    md = regkb("diff", "hojokin-qa", "--from", "1", "--to", "2", "--format", "md", data_dir=data_dir).stdout
+    assert "新旧対照表" in md and "~~5~~" in md and "**6**" in md
+    html = regkb("diff", "hojokin-qa", "--from", "1", "--to", "2", "--format", "html", data_dir=data_dir).stdout
+    assert html.startswith("<!DOCTYPE html>") and "<del>5</del>" in html

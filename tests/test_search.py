@@ -114,3 +114,11 @@ def test_round_trip_and_mismatch(built_data_dir: Path, tmp_path: Path) -> None:
 def test_missing_index(tmp_path: Path) -> None:
     with pytest.raises(IndexNotBuilt, match="regkb build"):
         Searcher.load(tmp_path)
+
+
+def test_results_say_when_the_clause_changed_in_its_edition(searcher: Searcher) -> None:
+    r = searcher.search("周知用チラシの作成経費は対象？", k=3)
+    assert r.hits[0].citation == "Q&A（第2版）2-11"
+    assert r.hits[0].note == "第2版で番号変更（旧2-9）"
+    added = searcher.search(Q_2_9).hits[0]
+    assert added.note == "第2版で追記"
