@@ -312,6 +312,23 @@ def diff(
     typer.echo(to_markdown(result) if fmt == "md" else to_html_page(result))
 
 
+@app.command()
+def compare(
+    questions: Annotated[Path, typer.Argument(help="The question set the runs answered.")],
+    runs: Annotated[list[Path], typer.Argument(help="Two or more run files saved by `regkb eval --run`.")],
+) -> None:
+    """Compare saved runs: metrics side by side with paired significance tests (ranx).
+
+    Example: regkb compare dev.jsonl runs/dev.hybrid.jsonl runs/dev.bm25.jsonl
+    """
+    from eval.compare import compare_runs
+    from eval.questions import load_questions
+
+    if len(runs) < 2:
+        raise typer.BadParameter("give at least two run files")
+    typer.echo(compare_runs(load_questions(questions), {p.stem: p for p in runs}))
+
+
 def _depth(section: str, parent: str | None) -> int:
     return 0 if parent is None else (2 if "(" in parent and not parent.endswith(")") else 1 + ("(" in section and section[-1] != ")"))
 

@@ -16,11 +16,9 @@ METRICS = ("recall@1", "recall@5", "mrr@10", "ndcg@10")
 LABELS = {"recall@1": "R@1", "recall@5": "R@5", "mrr@10": "MRR@10", "ndcg@10": "nDCG@10"}
 
 
-def evaluate(questions: Sequence[Question], runs: dict[str, list[dict[str, object]]]) -> dict[str, float]:
-    """``runs``: question id -> hits [{doc, section, score}…] best first. Out-of-corpus questions are skipped."""
-    from ranx import Qrels, Run
-    from ranx import evaluate as ranx_evaluate
-
+def relabel(questions: Sequence[Question], runs: dict[str, list[dict[str, object]]]
+            ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, float]]]:
+    """ranx qrels and run for the in-corpus questions, hits relabelled as described above."""
     qrels: dict[str, dict[str, int]] = {}
     run: dict[str, dict[str, float]] = {}
     for q in questions:
@@ -37,6 +35,15 @@ def evaluate(questions: Sequence[Question], runs: dict[str, list[dict[str, objec
             # ranx ranks by score; rank-derived scores keep the run's order exactly, ties included.
             scored[label] = float(len(hits) - rank)
         run[q.id] = scored or {"(none)": 0.0}
+    return qrels, run
+
+
+def evaluate(questions: Sequence[Question], runs: dict[str, list[dict[str, object]]]) -> dict[str, float]:
+    """``runs``: question id -> hits [{doc, section, score}…] best first. Out-of-corpus questions are skipped."""
+    from ranx import Qrels, Run
+    from ranx import evaluate as ranx_evaluate
+
+    qrels, run = relabel(questions, runs)
     if not qrels:
         return {m: 0.0 for m in METRICS}
     result = ranx_evaluate(Qrels(qrels), Run(run), list(METRICS), make_comparable=True)

@@ -41,6 +41,11 @@ def clean_lines(text: str) -> list[str]:
     return [clean_line(x) for x in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
 
 
+# Underlined runs from PDFs travel through cleaning as these two private-use marks (see ingest/structure.py).
+MARK_START, MARK_END = "\ue000", "\ue001"
+_MARKS = str.maketrans("", "", MARK_START + MARK_END)
+
+
 def starts_block(line: str) -> bool:
     return bool(_BLOCK_START.match(line))
 
@@ -61,7 +66,8 @@ def unwrap(lines: Iterable[str]) -> str:
             continue
         if paragraphs:
             prev = paragraphs[-1]
-            continues = not prev.endswith(_TERMINAL) and not starts_block(line)
+            # Decide on the visible text: an underline mark next to 。 or a bullet must not hide it.
+            continues = not prev.translate(_MARKS).endswith(_TERMINAL) and not starts_block(line.translate(_MARKS))
             if continues:
                 paragraphs[-1] = prev + _joiner(prev, line) + line
                 pending_blank = False

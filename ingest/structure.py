@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from corpus.model import Clause, ClauseKind, Document, ParsedDocument, Span
-from ingest.clean import unwrap
+from ingest.clean import MARK_END, MARK_START, unwrap
 
-MARK_START, MARK_END = "\ue000", "\ue001"
 
 
 @dataclass(frozen=True, slots=True)

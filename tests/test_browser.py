@@ -95,7 +95,7 @@ def test_search_and_open_clause(server: str, tmp_path: Path) -> None:
             page.wait_for_url("**/?q=*")
 
             first = page.locator("li.hit").first
-            expect(first.locator(".badge.citation")).to_have_text("Q&A（第2版）2-9")
+            expect(first.locator(".lead .badge.citation")).to_have_text("Q&A（第2版）2-9")
             expect(first.locator(".answer")).to_have_text(ANSWER)
             expect(first.locator(".badge.note")).to_have_text("第2版で追記")
             expect(first.locator("mark").first).to_be_visible()
@@ -108,12 +108,17 @@ def test_search_and_open_clause(server: str, tmp_path: Path) -> None:
 
             first.locator("h2.heading a").click()
             page.wait_for_url("**/documents/hojokin-qa/clauses/2-9?edition=2")
-            expect(page.locator("article.clause .badge.citation")).to_have_text("Q&A（第2版）2-9")
+            expect(page.locator("article.clause .lead .badge.citation")).to_have_text("Q&A（第2版）2-9")
             expect(page.locator("h1")).to_have_text(
                 "学校保健安全法に基づく医療費援助については、オンライン資格確認や本補助金の対象になるのか。")
             expect(page.locator(".clause-text")).to_contain_text("学校保健安全法に基づく医療費援助についても")
             expect(page.locator("nav.pager a.next")).to_contain_text("2-10")
             page.screenshot(path=str(tmp_path / "clause.png"), full_page=True)
+
+            page.locator(".reflist.refs a", has_text="実施要綱 4(2)エ").click()  # follow a cross-reference
+            page.wait_for_url("**/documents/jisshi-youkou/clauses/4(2)*")
+            expect(page.locator("article.clause .lead .badge.citation")).to_have_text("実施要綱 4(2)エ")
+            expect(page.locator(".reflist.cited-by")).to_contain_text("Q&A（第2版）2-9")
 
             page.set_viewport_size({"width": 390, "height": 844})  # a phone: nothing may overflow sideways
             page.goto(server + "/?q=" + QUESTION)

@@ -322,9 +322,6 @@ def test_underline_across_a_page_break_is_kept_on_both_pages(tmp_path: Path) -> 
     assert _span_texts(parsed) == {"1-1": ["期限は令和10年3月31日まで延長する"]}
 
 
-@pytest.mark.xfail(reason="ingest.clean.unwrap tests line edges with the underline marks still in the line: a 。 "
-                   "just before MARK_END, or a bullet just after MARK_START, is not seen, so paragraphs are joined "
-                   "(white space only; the spans are right)", strict=False)
 def test_underline_at_a_paragraph_edge_keeps_paragraphs(tmp_path: Path) -> None:
     source = "\n".join([*QA_TITLE, "1. 申請", "1-1 問い。", "→ 答えの一文目。", "二文目は下線なし。",
                         "1-2 問い二。", "→ 答え二の前半で", "・ 箇条書きが続く。"])
