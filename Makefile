@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 index: $(STAMP)
-	$(BIN)/regkb --data-dir $(DATA) ingest
+	$(BIN)/regkb --data-dir $(DATA) ingest --no-build
 	$(BIN)/regkb --data-dir $(DATA) build
 
 serve: index

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,8 +20,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.reload import follow_builds
 from api.routes import STATIC_DIR, ClauseGraph, render, wants_html
-from api.routes import documents, health, pages, search
+from api.routes import admin, documents, health, pages, search
 from api.settings import Settings, get_settings
 from corpus.errors import IndexMismatch, RegkbError
 from index.search import Searcher
@@ -102,23 +104,33 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
                         status_code=500, headers=SECURITY_HEADERS)
 
 
-def load_index(app: FastAPI, settings: Settings, searcher: Searcher | None) -> None:
-    """Load and warm the index once; on failure keep serving so /health and every endpoint can say why."""
-    app.state.searcher = app.state.graph = app.state.index_error = None
+def load_index(app: FastAPI, settings: Settings, searcher: Searcher | None) -> bool:
+    """Load and warm an index, then swap it in; on failure keep serving what was served (or nothing, and say why)."""
     try:
         if searcher is None:
-            searcher = Searcher.load(settings.data_dir, embedding_model=settings.embedding_model)
+            # A corpus newer than the build (an ingest whose build is still running) is no reason to stop
+            # answering: serve this build; /health reports it as stale.
+            searcher = Searcher.load(settings.data_dir, check_corpus=False, embedding_model=settings.embedding_model)
         searcher.warm_up()
-        app.state.graph = ClauseGraph(searcher.corpus, getattr(searcher, "notes", None))
-        app.state.searcher = searcher
-        log.info("serving index %s", searcher.manifest.get("build_id"))
+        graph = ClauseGraph(searcher.corpus, getattr(searcher, "notes", None))
     except RegkbError as e:
         log.warning("no usable index: %s", e)
-        app.state.index_error = e
+        if getattr(app.state, "searcher", None) is None:
+            app.state.index_error = e
+        return False
     except Exception as e:  # a corrupt build must not keep the server (and its /health) down
         log.exception("the index could not be loaded")
-        app.state.index_error = IndexMismatch(f"the index could not be loaded ({type(e).__name__})",
-                                              "rebuild it with `regkb build`")
+        if getattr(app.state, "searcher", None) is None:
+            app.state.index_error = IndexMismatch(f"the index could not be loaded ({type(e).__name__})",
+                                                  "rebuild it with `regkb build`")
+        return False
+    # Graph first: a request that reads both mid-swap sees the new graph with the old searcher at worst, and
+    # the graph of a newer build is a superset of what the old searcher can return.
+    app.state.graph = graph
+    app.state.searcher = searcher
+    app.state.index_error = None
+    log.info("serving index %s", searcher.manifest.get("build_id"))
+    return True
 
 
 def create_app(settings: Settings | None = None, searcher: Searcher | None = None) -> FastAPI:
@@ -126,8 +138,15 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.searcher = app.state.graph = app.state.index_error = None
         load_index(app, settings, searcher)
+        follower = None
+        if searcher is None:  # an injected searcher (tests) is served as it is
+            follower = asyncio.create_task(follow_builds(app, settings.data_dir,
+                                                         lambda: load_index(app, settings, None)))
         yield
+        if follower is not None:
+            follower.cancel()
 
     app = FastAPI(title="regkb", version="0.1.0", lifespan=lifespan, redoc_url=None,
                   description="A cited search engine over Japanese regulation documents. Every hit carries its "
@@ -143,5 +162,6 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     app.include_router(documents.router)
     app.include_router(health.router)
     app.include_router(pages.router)
+    app.include_router(admin.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -68,8 +68,9 @@ def ingest(
     edition: Annotated[Optional[int], typer.Option("--edition", min=1, help="Edition number (第N版).")] = None,
     date: Annotated[Optional[str], typer.Option("--date", help="Issue date, YYYY-MM-DD or 令和8年3月9日.")] = None,
     kind: Annotated[Optional[str], typer.Option("--kind", help="qa | youkou | notice | slides.")] = None,
+    no_build: Annotated[bool, typer.Option("--no-build", help="Do not refresh an existing index afterwards.")] = False,
 ) -> None:
-    """Ingest documents into clean, cited clauses.
+    """Ingest documents into clean, cited clauses; an existing index is rebuilt so a new edition is searched at once.
 
     Example: regkb ingest ../shared/corpus-fixtures/hojokin-qa-edition1.txt --doc hojokin-qa --edition 1
     """
@@ -92,6 +93,14 @@ def ingest(
         label = f" {d.edition_label}" if d.edition_label else ""
         typer.echo(f"{d.id} (edition {d.edition}{label}, {d.date or 'undated'}): {len(p.clauses)} clauses "
                    f"from {d.source_name}")
+    from index.layout import index_root
+
+    if not no_build and (index_root(state.data_dir) / "CURRENT").exists():
+        # A running server notices the new build and swaps it in; searches keep being answered meanwhile.
+        from index.build import rebuild_like_current
+
+        path = rebuild_like_current(state.data_dir)
+        typer.echo(f"index rebuilt: {path.name}")
 
 
 @app.command()

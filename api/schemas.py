@@ -122,7 +122,8 @@ class ClauseOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: str = Field(description='"ok", or "no-index" when no usable index was found at start-up')
+    status: str = Field(description='"ok"; "stale" when documents were ingested after this build (a build is due); '
+                                    '"no-index" when no usable index was found at start-up')
     build_id: str | None = None
     documents: int = 0
     editions: int = 0

