@@ -15,4 +15,5 @@ def normalize_section(section: str) -> str:
     """Canonical section id: NFKC, dashes folded to '-', no spaces ("2-1 1" -> "2-11", "４（１）ア" -> "4(1)ア")."""
     s = unicodedata.normalize("NFKC", section)
     s = _DASH_RE.sub("-", s)
-    return _SPACE_RE.sub("", s)
+    # Removing a space can join a base letter and a combining mark ("ｶ ﾞ"): normalise again so the id is canonical.
+    return unicodedata.normalize("NFKC", _SPACE_RE.sub("", s))

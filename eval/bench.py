@@ -551,7 +551,7 @@ def tables(out: dict[str, Any]) -> str:
             lines.append(f"| HNSW32,Flat | {r['efSearch']} | {r['recall@10']:.3f} | {r['p50_ms']} | {r['p95_ms']} | "
                          f"{r['p99_ms']} | {fx['hnsw']['build_s']} | {_mb(fx['hnsw']['bytes'])} |")
     ing = out.get("ingest")
-    if ing:
+    if ing and ing.get("pdf"):
         t, p = ing["text"], ing["pdf"]
         lines += ["", "## Ingest", "", "| input | amount | seconds | throughput |", "|---|---|---|---|",
                   f"| text (bundled + 第1版 fixture, parse + store) | {t['files']} files, {t['clauses']} clauses | "
@@ -589,7 +589,7 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
                     "met": rss <= TARGETS["serving_rss_bytes"]})
         res.append({"target": f"cold start <= {TARGETS['cold_start_s']:.0f} s ({big['size']})",
                     "measured": f"{sv['cold_start_s']} s", "met": sv["cold_start_s"] <= TARGETS["cold_start_s"]})
-    if out.get("ingest"):
+    if (out.get("ingest") or {}).get("pdf"):
         pps = out["ingest"]["pdf"]["ingest_pages_per_s"]
         res.append({"target": f"PDF ingest >= {TARGETS['pdf_pages_per_s']:.0f} pages/s", "measured": f"{pps} pages/s",
                     "met": pps >= TARGETS["pdf_pages_per_s"]})

@@ -7,6 +7,7 @@ while lines are joined; ``assemble`` turns the marks into spans and removes them
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 
 from corpus.model import Clause, ClauseKind, Document, ParsedDocument, Span
@@ -36,13 +37,15 @@ def plain(text: str) -> str:
 
 
 def drop_prefix(line: str, n_plain: int) -> str:
-    """``line`` without its first ``n_plain`` visible characters (marks do not count, and are kept)."""
+    """``line`` without the characters that make up the first ``n_plain`` characters of ``nfkc(plain(line))``,
+    the form the parsers match numbers on (marks do not count, and are kept). Counted in NFKC characters because
+    NFKC can lengthen a number: "⑴" is "(1)", "㉑" is "21"."""
     seen = 0
     for i, ch in enumerate(line):
-        if seen == n_plain:
+        if seen >= n_plain:
             return line[i:]
         if ch not in (MARK_START, MARK_END):
-            seen += 1
+            seen += len(unicodedata.normalize("NFKC", ch))
     return ""
 
 
