@@ -149,14 +149,13 @@ def to_html(diff: EditionDiff) -> str:
     )
 
 
-_CSS = """
-body { font-family: "Hiragino Sans", "Noto Sans JP", "Yu Gothic", "Meiryo", sans-serif; margin: 1.5rem;
-       color: #222; line-height: 1.6; }
+TABLE_CSS = """
 table.shinkyu { border-collapse: collapse; width: 100%; table-layout: fixed; }
 table.shinkyu caption { text-align: left; font-weight: bold; margin-bottom: .5rem; }
 table.shinkyu th, table.shinkyu td { border: 1px solid #999; padding: .4rem .6rem; vertical-align: top;
        overflow-wrap: anywhere; }
 table.shinkyu thead th { background: #eee; }
+table.shinkyu thead th:first-child { width: 6.5em; }  /* fixed layout takes widths from the first row */
 table.shinkyu th[scope=row] { width: 7em; font-weight: normal; white-space: nowrap; }
 table.shinkyu .sec { font-weight: bold; margin-right: .3em; }
 table.shinkyu ins { text-decoration: underline; text-decoration-thickness: 2px; background: #fff3b0; }
@@ -167,6 +166,10 @@ tr.change-added td:nth-child(2) { background: #f2fbf2; }
 tr.change-removed td:nth-child(3) { background: #fbf2f2; }
 p.summary { color: #444; }
 """
+_CSS = """
+body { font-family: "Hiragino Sans", "Noto Sans JP", "Yu Gothic", "Meiryo", sans-serif; margin: 1.5rem;
+       color: #222; line-height: 1.6; }
+""" + TABLE_CSS
 
 
 def to_html_page(diff: EditionDiff) -> str:

@@ -136,5 +136,5 @@ class Store:
         for path in self.objects.glob("*.json"):
             if path.name not in live:
                 path.unlink(missing_ok=True)
-        for path in self.objects.glob(".tmp-*"):
+        for path in [*self.objects.glob(".tmp-*"), *self.root.glob(".tmp-*")]:  # left by killed writers
             path.unlink(missing_ok=True)

@@ -70,7 +70,14 @@ def _prune(data_dir: Path, current: str) -> None:
     builds = index_root(data_dir) / "builds"
     done = sorted((p for p in builds.iterdir() if not p.name.startswith(".")), key=lambda p: p.stat().st_mtime)
     for old in [p for p in done if p.name != current][: max(0, len(done) - KEEP_BUILDS)]:
-        shutil.rmtree(old, ignore_errors=True)
-    # Builds abandoned by a killed process: called under the build lock, so no live build is among them.
+        # Renamed out of sight first: a process killed half-way through the delete leaves a .tmp- directory
+        # (removed below next time), never a half-deleted build under a build's name.
+        trash = builds / f".tmp-old-{old.name}"
+        os.replace(old, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+    # Builds abandoned by a killed process, and CURRENT's temp file if one was killed while replacing it:
+    # called under the build lock, so no live build or write is among them.
     for stale in builds.glob(".tmp-*"):
         shutil.rmtree(stale, ignore_errors=True)
+    for stale in index_root(data_dir).glob(".tmp-*"):
+        stale.unlink(missing_ok=True)

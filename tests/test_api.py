@@ -361,3 +361,20 @@ def test_without_an_index(tmp_path: Path) -> None:
         assert page.status_code == 503 and "検索インデックスが利用できません" in page.text
         assert_safe_html(page)
         assert c.get("/").status_code == 503
+
+
+def test_edition_diff_json_and_page(client) -> None:  # type: ignore[no-untyped-def]
+    import json as _json
+
+    expected = _json.loads((Path(__file__).parent / "data" / "hojokin-qa-edition1-to-2.expected.json").read_text())
+    r = client.get("/documents/hojokin-qa/diff", params={"from": 1, "to": 2})
+    assert r.status_code == 200
+    assert [(i["change"], i["new"], i["old"]) for i in r.json()["items"]] == \
+        [(i["change"], i["new"], i["old"]) for i in expected["items"]]
+    page = client.get("/documents/hojokin-qa/diff", params={"from": 1, "to": 2, "changed_only": True},
+                      headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "新旧対照表" in page.text and "<del>5</del>" in page.text
+    assert "<style" not in page.text  # CSP: styles come from /shinkyu.css
+    assert client.get("/shinkyu.css").headers["content-type"].startswith("text/css")
+    assert client.get("/documents/hojokin-qa/diff", params={"from": 1, "to": 9}).status_code == 404
+    assert client.get("/documents/nope/diff", params={"from": 1, "to": 2}).status_code == 404

@@ -85,19 +85,18 @@ def killer(data_dir: Path, *args: str) -> list[str]:
 
 
 def run(cmd: list[str], kill_after: float | None = None, env: dict[str, str] | None = None) -> tuple[int | None, str]:
-    """(exit status, stderr); status None when the process was still running after ``kill_after`` s and was
-    SIGKILLed. The child gets its own process group, and that group is what is killed."""
+    """(exit status, stderr); status None when the process died of SIGKILL (still running after ``kill_after`` s,
+    or killed itself). The child gets its own process group, and that group is what is killed."""
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, env={**os.environ, **(env or {})})
     try:
         _, err = proc.communicate(timeout=kill_after if kill_after is not None else 300)
-        return proc.returncode, err
     except subprocess.TimeoutExpired:
         if kill_after is None:
             raise
         os.killpg(proc.pid, signal.SIGKILL)
         _, err = proc.communicate()
-        return (None if proc.returncode == -signal.SIGKILL else proc.returncode), err
+    return (None if proc.returncode == -signal.SIGKILL else proc.returncode), err
 
 
 def timed(cmd: list[str]) -> float:
