@@ -55,6 +55,7 @@ def coverage(tokens: list[str], keyword: KeywordBackend, rows: list[int]) -> tup
     indptr, indices = scores["indptr"], scores["indices"]
     total = found = 0.0
     per_row = dict.fromkeys(rows, 0.0)
+    wanted = np.fromiter(per_row, dtype=np.int64, count=len(per_row))
     for t in set(tokens):
         tid = keyword.vocab.get(t)
         if tid is None or tid + 1 >= len(indptr):
@@ -65,10 +66,13 @@ def coverage(tokens: list[str], keyword: KeywordBackend, rows: list[int]) -> tup
         total += idf
         if end > start:
             found += idf
-            docs = set(np.asarray(indices[start:end]).tolist())
-            for r in per_row:
-                if r in docs:
-                    per_row[r] += idf
+            if len(wanted):
+                # membership of the few top rows in the token's posting list, without a Python set of all of it
+                # (a common word is in most of 100k rows)
+                present = np.isin(wanted, np.asarray(indices[start:end]))
+                for r, hit in zip(per_row, present.tolist()):
+                    if hit:
+                        per_row[r] += idf
     if not total:
         return 0.0, 0.0
     return found / total, max(per_row.values(), default=0.0) / total

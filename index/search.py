@@ -9,7 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
+import threading
 import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -36,6 +40,24 @@ Mode = Literal["hybrid", "bm25", "dense"]
 MODES: tuple[str, ...] = ("hybrid", "bm25", "dense")
 MAX_QUERY_CHARS = 500
 CANDIDATES = 50  # per system, before fusion
+MASK_CACHE = 64  # filter masks kept per loaded build (the corpus of a build never changes)
+
+# Query embeddings run on one dedicated thread per process. Run on each request thread instead, torch/MKL keep
+# per-thread working buffers in every one of the server's 40 worker threads (≈ +1 GiB RSS under 32 concurrent
+# clients, measured by eval/bench.py) and the threads only fight over the same 2 cores: no throughput is lost.
+_EMBED_LOCK = threading.Lock()
+_EMBED_POOL: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _embed_pool() -> ThreadPoolExecutor:
+    global _EMBED_POOL
+    pool = _EMBED_POOL
+    if pool is None or pool[0] != os.getpid():  # a forked child cannot use its parent's thread
+        with _EMBED_LOCK:
+            if _EMBED_POOL is None or _EMBED_POOL[0] != os.getpid():
+                _EMBED_POOL = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="regkb-embed"))
+            pool = _EMBED_POOL
+    return pool[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +143,10 @@ class Searcher:
         self._row_doc = np.array([c.doc_id for c in rows], dtype=object)
         self._row_kind = np.array([self._doc(c).kind for c in rows], dtype=object)
         self._row_edition = np.array([c.edition for c in rows], dtype=np.int32)
+        doc_code = {d: i for i, d in enumerate(corpus.doc_ids)}
+        self._row_doc_code = np.array([doc_code[c.doc_id] for c in rows], dtype=np.int64)
+        self._masks: OrderedDict[SearchFilters, np.ndarray] = OrderedDict()
+        self._masks_lock = threading.Lock()
         self._default_mask = self._mask(SearchFilters())
 
     # -- loading -------------------------------------------------------------------------------------------------
@@ -166,8 +192,12 @@ class Searcher:
     def warm_up(self) -> None:
         """Load the model and run one query so the first user does not wait for it."""
         if self.dense is not None:
-            self.embedder.encode_query("ウォームアップ")
+            self._encode_query("ウォームアップ")
         self.tokenizer.tokenize("ウォームアップ")
+
+    def _encode_query(self, query: str) -> np.ndarray:
+        embedder = self.embedder  # loaded (or refused) on the caller's thread
+        return _embed_pool().submit(embedder.encode_query, query).result()
 
     # -- filtering -----------------------------------------------------------------------------------------------
 
@@ -175,6 +205,21 @@ class Searcher:
         return self.corpus.get(c.doc_id, c.edition).document
 
     def _mask(self, f: SearchFilters) -> np.ndarray:
+        """The rows ``f`` allows (read-only), computed once per distinct filter; bad filters raise every time."""
+        with self._masks_lock:
+            mask = self._masks.get(f)
+            if mask is not None:
+                self._masks.move_to_end(f)
+                return mask
+        mask = self._compute_mask(f)
+        mask.flags.writeable = False
+        with self._masks_lock:
+            self._masks[f] = mask
+            while len(self._masks) > MASK_CACHE:
+                self._masks.popitem(last=False)
+        return mask
+
+    def _compute_mask(self, f: SearchFilters) -> np.ndarray:
         mask = np.ones(len(self.rows), dtype=bool)
         if f.doc is not None:
             self.corpus.editions(f.doc)  # raises DocumentNotFound with the list of known ids
@@ -186,15 +231,15 @@ class Searcher:
                 self.corpus.get(f.doc, f.edition)  # raises EditionNotFound
             mask &= self._row_edition == f.edition
         else:
-            wanted: dict[str, int] = {}
-            for doc_id in self.corpus.doc_ids:
+            wanted = np.full(len(self.corpus.doc_ids), -1, dtype=np.int64)  # -1: no edition wanted (none in force)
+            for i, doc_id in enumerate(self.corpus.doc_ids):
                 if f.as_of is not None:
                     p = self.corpus.in_force(doc_id, f.as_of)
                 else:
                     p = self.corpus.get(doc_id)
                 if p is not None:
-                    wanted[doc_id] = p.document.edition
-            mask &= np.array([wanted.get(c.doc_id) == c.edition for c in self.rows], dtype=bool)
+                    wanted[i] = p.document.edition
+            mask &= wanted[self._row_doc_code] == self._row_edition
         return mask
 
     # -- searching -----------------------------------------------------------------------------------------------
@@ -210,7 +255,9 @@ class Searcher:
                            "shorten it to the question itself")
         if mode not in MODES:
             raise BadQuery(f"unknown mode {mode!r}", "use hybrid, bm25 or dense")
-        if mode != "bm25" and self.dense is None:
+        if mode == "hybrid" and self.dense is None:
+            mode = "bm25"  # a keyword-only build (`regkb build --no-dense`) answers hybrid requests with BM25
+        if mode == "dense" and self.dense is None:
             raise BadQuery("this index was built without embeddings", "use mode bm25, or rebuild with embeddings")
         filters = filters or SearchFilters()
         fusion = fusion or FusionConfig()
@@ -220,7 +267,7 @@ class Searcher:
         bm25 = self.keyword.rank(tokens, allowed, CANDIDATES) if mode != "dense" else []
         dense: list[tuple[int, float]] = []
         if mode != "bm25":
-            dense = self.dense.rank(self.embedder.encode_query(query), allowed, CANDIDATES)  # type: ignore[union-attr]
+            dense = self.dense.rank(self._encode_query(query), allowed, CANDIDATES)  # type: ignore[union-attr]
 
         bm25_rank = {row: i for i, (row, _) in enumerate(bm25, start=1)}
         dense_rank = {row: i for i, (row, _) in enumerate(dense, start=1)}

@@ -15,6 +15,12 @@ pointed at it); leftover ``builds/.tmp-*`` directories are allowed (never read) 
 removes them. For ingest: the store loads and holds exactly the old editions or the old ones plus the new one
 (never part of one); every object the manifest names exists and is intact (content-addressed: its name is its
 hash), and none is a temp file; a later successful ingest leaves no temp file and no unreferenced object.
+`regkb ingest FILE` with an index present (it then rebuilds) is killed too: the server's build is the old one or
+one made from the new store, and a store newer than the served build is reported stale (IndexMismatch), never
+served as current. Concurrent ingests lose no edition and no object.
+
+Most random-time kills land in start-up (imports) and indexing; the file-system-step kills are what reach the
+narrow publishing windows every time.
 
 The RNG is seeded; the seed is printed (shown on failure) and can be set with REGKB_ATOMICITY_SEED.
 """
@@ -35,6 +41,7 @@ from pathlib import Path
 
 import pytest
 
+from corpus.errors import IndexMismatch
 from corpus.store import Store
 from index.build import BuildConfig, build_index
 from index.layout import KEEP_BUILDS
@@ -122,8 +129,10 @@ def build_files(build: Path) -> set[str]:
     return {str(p.relative_to(build)) for p in build.rglob("*") if p.is_file()}
 
 
-def check_index(data_dir: Path, ctx: str, reference: set[str], dense: bool = False) -> str:
-    """What a server sees is sound: CURRENT names a complete build, which loads and answers. Returns its id."""
+def check_index(data_dir: Path, ctx: str, reference: set[str], dense: bool = False,
+                query: tuple[str, str] = (Q_2_9, TOP_2_9), check_corpus: bool = True) -> str:
+    """What a server sees is sound: CURRENT names a complete build, which loads and answers ``query`` with the
+    expected first hit. Returns its id."""
     builds = data_dir / "index" / "builds"
     build_id = current_id(data_dir)
     assert build_id and not build_id.startswith("."), f"{ctx}: CURRENT names {build_id!r}"
@@ -135,12 +144,12 @@ def check_index(data_dir: Path, ctx: str, reference: set[str], dense: bool = Fal
         want = reference | ({"dense.faiss", "passage_rows.npy"} if manifest.get("dense") else set())
         assert build_files(d) == want and manifest["build_id"] == d.name, (
             f"{ctx}: incomplete build {d.name}: missing {sorted(want - build_files(d))}")
-    searcher = Searcher.load(data_dir)
+    searcher = Searcher.load(data_dir, check_corpus=check_corpus)
     assert searcher.manifest["build_id"] == build_id
-    assert searcher.search(Q_2_9, mode="bm25").hits[0].citation == TOP_2_9, ctx
+    assert searcher.search(query[0], mode="bm25").hits[0].citation == query[1], ctx
     if dense:
         assert searcher.dense is not None, ctx
-        assert searcher.search(Q_2_9).hits[0].citation == TOP_2_9, ctx
+        assert searcher.search(query[0]).hits[0].citation == query[1], ctx
     return build_id
 
 
@@ -295,9 +304,9 @@ def _clauses_in(path: Path) -> int:
     return len(parse_file(path, Overrides(doc_id="hojokin-qa", kind="qa")).clauses)
 
 
-def ingest_args(qa_copy: Path, edition: int, date: dt.date | None) -> list[str]:
-    args = ["ingest", str(qa_copy), "--doc", "hojokin-qa", "--edition", str(edition), "--no-build"]
-    return args + (["--date", date.isoformat()] if date else [])
+def ingest_args(qa_copy: Path, edition: int, date: dt.date | None, rebuild: bool = False) -> list[str]:
+    args = ["ingest", str(qa_copy), "--doc", "hojokin-qa", "--edition", str(edition)]
+    return args + ([] if rebuild else ["--no-build"]) + (["--date", date.isoformat()] if date else [])
 
 
 def check_ingest_outcome(data_dir: Path, before: dict[str, str], edition: int, date: dt.date | None,
@@ -339,6 +348,42 @@ def test_ingest_killed_at_random_times(store_template: Path, qa_copy: Path, tmp_
     print(f"unkilled ingest: {duration:.2f} s; trials (outcome, delay, store): {outcomes}")
     assert timed(cli(data_dir, *ingest_args(qa_copy, 99, None))) > 0
     check_store_clean(data_dir, f"seed {SEED}: after a clean ingest")
+
+
+def test_ingest_that_rebuilds_killed_at_random_times(keyword_data_dir: Path, qa_copy: Path, tmp_path: Path) -> None:
+    """`regkb ingest FILE` with an index present stores the edition, then rebuilds: killed anywhere, the store is
+    old or new, the server's index is the old build or one built from the new store, and a store newer than the
+    index is reported (IndexMismatch when loaded with the corpus check), never served as if current."""
+    rng = random.Random(SEED + 3)
+    data_dir = tmp_path / "data"
+    shutil.copytree(keyword_data_dir, data_dir)
+    reference = keyword_reference(data_dir)
+    clauses = _clauses_in(qa_copy)
+    pia = ("PIAはいつまでに行う必要がありますか", "実施要綱 5エ")  # a document these ingests leave alone
+    duration = timed(cli(data_dir, *ingest_args(qa_copy, 60, None, rebuild=True)))
+    outcomes = []
+    for trial, delay in enumerate(stratified_delays(rng, duration, 8)):
+        edition = 61 + trial
+        ctx = f"seed {SEED}, ingest+build trial {trial}, killed after {delay:.3f} s of {duration:.3f} s"
+        before = store_state(data_dir, ctx)
+        before_build = current_id(data_dir)
+        rc, err = run(cli(data_dir, *ingest_args(qa_copy, edition, None, rebuild=True)), kill_after=delay)
+        assert rc in (None, 0), f"{ctx}: exit {rc}: {err}"
+        stored = check_ingest_outcome(data_dir, before, edition, None, clauses, ctx)
+        served = check_index(data_dir, ctx, reference, query=pia, check_corpus=False)
+        fresh = json.loads((data_dir / "index" / "builds" / served / "manifest.json").read_text())["corpus_hash"]
+        if served != before_build:  # a new build is of the store as it is now
+            assert stored == "new" and fresh == Store(data_dir).state_hash(), ctx
+        elif stored == "new":  # stored, not yet indexed: the old build is served, and known to be stale
+            with pytest.raises(IndexMismatch):
+                Searcher.load(data_dir)
+        if rc == 0:
+            assert stored == "new" and served != before_build, ctx
+        outcomes.append(("finished" if rc == 0 else "killed", round(delay, 3), stored,
+                         "rebuilt" if served != before_build else "old build"))
+        if stored == "new" and served == before_build:
+            build_index(data_dir, KEYWORD_ONLY)  # what the operator does when health says stale
+    print(f"seed {SEED}: unkilled ingest+build {duration:.2f} s; trials (outcome, delay, store, index): {outcomes}")
 
 
 @pytest.mark.parametrize("replace", [False, True], ids=["new-edition", "replaced-edition"])
