@@ -51,6 +51,9 @@ class EmbeddingCache:
 
     def _save(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
+        # Left by a build killed mid-save; builds hold the build lock, so no live writer owns one.
+        for stale in self.dir.glob(".tmp-*"):
+            stale.unlink(missing_ok=True)
         keys = sorted(self.index, key=self.index.__getitem__)
         for name, write in (("vectors.npy", lambda f: np.save(f, self.vectors)),
                             ("keys.json", lambda f: f.write(json.dumps(keys).encode()))):
