@@ -26,7 +26,6 @@ What each input gets (errors are ``corpus.errors.IngestError`` subclasses whose 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import signal
@@ -39,6 +38,7 @@ import pytest
 
 from corpus.errors import BadPdf, EmptyInput, IngestError, UnreadableText, UnrecognisedStructure
 from corpus.store import Store
+from tests.storeutil import snapshot
 from ingest import pipeline, textio
 from ingest.pipeline import Overrides, ingest_bundled, ingest_paths, parse_file
 from tests.pdfgen import (
@@ -53,14 +53,6 @@ DATA = Path(__file__).parent / "data"
 QA_EDITION1 = DATA / "hojokin-qa-edition1.txt"
 
 
-def snapshot(store: Store) -> dict[str, str]:
-    out = {}
-    for root, _, files in os.walk(store.root):
-        for f in files:
-            p = Path(root) / f
-            if p.name != ".lock":
-                out[str(p.relative_to(store.root))] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 
 import pytest
 
 from corpus.errors import EmptyInput, IngestError, UnreadableText, UnrecognisedStructure
 from corpus.store import Store
+from tests.storeutil import snapshot
 from ingest.pipeline import Overrides, ingest_paths
 
 DATA = Path(__file__).parent / "data"
 
 
-def snapshot(store: Store) -> dict[str, str]:
-    out = {}
-    for root, _, files in os.walk(store.root):
-        for f in files:
-            p = Path(root) / f
-            if p.name != ".lock":
-                out[str(p.relative_to(store.root))] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
 
 
 @pytest.mark.parametrize(
