@@ -125,6 +125,21 @@ def load_snapshot() -> dict[str, Any]:
     return snap
 
 
+def speed_probe() -> dict[str, float]:
+    """A fixed amount of CPU work (a Python loop; a float32 matrix product on all cores), to compare runs: this is
+    a shared virtual machine whose speed drifts by tens of percent within an hour."""
+    t0 = time.perf_counter()
+    x = 0
+    for i in range(5_000_000):
+        x += i
+    py = time.perf_counter() - t0
+    a = np.random.default_rng(0).random((1500, 1500), dtype=np.float32)
+    t0 = time.perf_counter()
+    for _ in range(5):
+        a @ a
+    return {"python_loop_5M_s": round(py, 3), "sgemm_1500_x5_s": round(time.perf_counter() - t0, 3)}
+
+
 # -- queries --------------------------------------------------------------------------------------------------------
 
 def base_questions() -> list[str]:
@@ -211,11 +226,19 @@ def time_search(searcher: Any, queries: list[str], mode: str, filters: Any = Non
     return {**percentiles(lat), "embedding_cache_hits": emb.query_cache_info().hits - hits0}
 
 
-def time_embedding(embedder: Any, queries: list[str]) -> dict[str, Any]:
+def on_model_thread(fn: Any, *args: Any) -> Any:
+    """Run torch work on the thread the searcher embeds queries on: each thread that runs the model gets its own
+    OpenMP team, whose idle spinning slows the others by ~5 ms a query, and the server only ever has that one."""
+    from index.search import _worker
+
+    return _worker("embed").submit(fn, *args).result()
+
+
+def time_embedding(searcher: Any, queries: list[str]) -> dict[str, Any]:
     lat = []
     for q in queries:
         t = time.perf_counter()
-        embedder.encode_query(q)
+        searcher._encode_query(q)
         lat.append((time.perf_counter() - t) * 1000)
     return percentiles(lat)
 
@@ -313,28 +336,95 @@ def pdf_ingest(work: Path, copies: int = 2) -> dict[str, Any]:
                     "numbers); ingest = ingest.pipeline.parse_file, warm (pdfplumber already imported)"}
 
 
+STAGES = {"Embedder.encode_query": "query embedding (e5)", "KeywordBackend.rank": "BM25 scores + top-k",
+          "DenseBackend.rank": "faiss search + best passage per clause", "assess": "confidence (coverage)",
+          "Searcher._hit": "hits: snippets, highlights", "Tokenizer.tokenize": "tokenize (fugashi)",
+          "Tokenizer.terms_for_highlight": "highlight terms (fugashi)", "rrf_fusion": "RRF fusion",
+          "Searcher._mask": "filter mask"}
+
+
 def profile_hybrid(searcher: Any, queries: list[str], out_dir: Path, label: str) -> dict[str, Any]:
+    """pyinstrument over hybrid queries. It samples one thread, so the loop runs on the searcher's embedding thread
+    with the hops to the model and tokenizer threads made inline: the same work, seen by one profiler (without the
+    overlap of embedding and BM25 that search() gets from them)."""
     from pyinstrument import Profiler
 
-    prof = Profiler(interval=0.0005)
-    t0 = time.perf_counter()
-    prof.start()
-    for q in queries:
-        searcher.search(q, k=K, mode="hybrid")
-    prof.stop()
-    elapsed = time.perf_counter() - t0
+    def body() -> tuple[Profiler, float]:
+        prof = Profiler(interval=0.0005)
+        from concurrent.futures import Future
+
+        def encode_inline(q: str) -> Future[Any]:
+            done: Future[Any] = Future()
+            done.set_result(searcher.embedder.encode_query(q))
+            return done
+
+        searcher._start_encoding = encode_inline
+        searcher._tokenize_query = lambda q: (searcher.tokenizer.tokenize(q), searcher.tokenizer.terms_for_highlight(q))
+        t0 = time.perf_counter()
+        prof.start()
+        try:
+            for q in queries:
+                searcher.search(q, k=K, mode="hybrid")
+        finally:
+            prof.stop()
+            del searcher._start_encoding, searcher._tokenize_query
+        return prof, time.perf_counter() - t0
+
+    prof, elapsed = on_model_thread(body)
+    stages: dict[str, float] = {}
+
+    def walk(frame: Any) -> None:
+        name = frame.function
+        cls = getattr(frame, "class_name", None)
+        full = f"{cls}.{name}" if cls else name
+        key = full if full in STAGES else (name if name in STAGES else None)
+        if key:
+            stages[STAGES[key]] = stages.get(STAGES[key], 0.0) + frame.time
+            return
+        for child in frame.children:
+            walk(child)
+
+    root = prof.last_session.root_frame() if prof.last_session else None
+    if root is not None:
+        walk(root)
+    per_query = {k: round(v * 1000 / len(queries), 2) for k, v in sorted(stages.items(), key=lambda kv: -kv[1])}
+    per_query["everything else (fusion bookkeeping, result objects, Python overhead)"] = round(
+        elapsed * 1000 / len(queries) - sum(per_query.values()), 2)
     tree = prof.output_text(unicode=True, color=False, show_all=False)
     flat = prof.output_text(unicode=True, color=False, flat=True, flat_time="self")
     (out_dir / f"profile-{label}.txt").write_text(tree, "utf-8")
     (out_dir / f"profile-{label}-flat.txt").write_text(flat, "utf-8")
     (out_dir / f"profile-{label}.html").write_text(prof.output_html(), "utf-8")
     return {"queries": len(queries), "seconds": round(elapsed, 2), "ms_per_query": round(elapsed * 1000 / len(queries), 2),
-            "tree_head": _head(tree, 60), "flat_self_top": _head(flat, 30),
+            "stages_ms_per_query": per_query, "tree_head": _head(tree, 60), "flat_self_top": _head(flat, 30),
             "files": [str(out_dir / f"profile-{label}{s}") for s in (".txt", "-flat.txt", ".html")]}
 
 
 def _head(text: str, n: int) -> list[str]:
-    return [line for line in text.splitlines() if line.strip()][:n]
+    lines = [line for line in text.splitlines() if line.strip()]
+    start = next((i + 1 for i, line in enumerate(lines) if line.startswith("Profile at")), 0)  # skip the banner
+    return lines[start:start + n]
+
+
+def refs_scaling(big: Synthetic) -> dict[str, Any] | None:
+    """index/build.py resolves cross-references (corpus.refs.resolve_refs) over the whole corpus at every build; the
+    synthetic builds here skip it (their refs mean nothing), so its cost is measured on small prefixes instead and
+    extrapolated as rows x documents (each clause is matched against every document's label)."""
+    try:
+        from corpus.refs import resolve_refs
+    except ImportError:
+        return None
+    points = []
+    for n in (1000, 3000):
+        p = prefix(big, n)
+        t0 = time.perf_counter()
+        resolve_refs(p.corpus)
+        points.append({"rows": p.rows, "documents": p.documents, "seconds": round(time.perf_counter() - t0, 2)})
+    last = points[-1]
+    per = last["seconds"] / (last["rows"] * last["documents"])
+    return {"points": points, "model": "seconds ~ rows x documents",
+            "extrapolated_s": round(per * big.rows * big.documents, 0),
+            "note": "not run for synthetic builds (bench_corpus.build(refs=False)); measured on prefixes"}
 
 
 # -- one size -------------------------------------------------------------------------------------------------------
@@ -377,7 +467,7 @@ def run_size(label: str, data_dir: Path, corpus: Any, vector_fn: Any, embedder: 
         searcher.search(q, k=K, mode="hybrid")
     n = args.queries_quick if (args.quick and largest) else args.queries
     lat: dict[str, Any] = {}
-    lat["embed_query_only"] = time_embedding(searcher.embedder, pool.take(n))
+    lat["embed_query_only"] = time_embedding(searcher, pool.take(n))
     for mode in ("hybrid", "bm25", "dense"):
         lat[mode] = time_search(searcher, pool.take(n), mode)
         say(f"  {mode:>7}: p50 {lat[mode]['p50_ms']} ms, p95 {lat[mode]['p95_ms']} ms, p99 {lat[mode]['p99_ms']} ms"
@@ -427,10 +517,11 @@ def run_size(label: str, data_dir: Path, corpus: Any, vector_fn: Any, embedder: 
 
         index = searcher.dense.index
         vectors = index.reconstruct_n(0, index.ntotal)
-        qv = searcher.embedder.encode_queries(pool.take(args.faiss_queries))
+        qv = on_model_thread(searcher.embedder.encode_queries, pool.take(args.faiss_queries))
         hnsw_build = report["timings_s"]["faiss_s"] if report["factory"].startswith("HNSW") else None
         res["faiss_exact_vs_hnsw"] = faiss_exact_vs_hnsw(
-            vectors, qv, hnsw_index=index if report["factory"].startswith("HNSW") else None, hnsw_build_s=hnsw_build)
+            vectors, qv, hnsw_index=index if report["factory"].startswith("HNSW") else None, hnsw_build_s=hnsw_build,
+            passage_rows=np.asarray(searcher.dense.passage_rows), want=200)  # DenseBackend.rank asks for max(4 * 50 candidates, 50)
         f = res["faiss_exact_vs_hnsw"]
         say(f"  faiss exact p50 {f['exact']['p50_ms']} ms; HNSW " + ", ".join(
             f"ef{r['efSearch']} R@10 {r['recall@10']:.3f} p50 {r['p50_ms']} ms" for r in f["hnsw"]["by_efSearch"]))
@@ -447,13 +538,16 @@ def run_size(label: str, data_dir: Path, corpus: Any, vector_fn: Any, embedder: 
 
         res["machine_load_before_server"] = load_snapshot()
         requests = args.http_requests_quick if (args.quick and largest) else args.http_requests
-        res["server"] = measure_server(data_dir, pool.take(1)[0], pool.take(requests), out_dir / f"server-{label}.log",
-                                       clients=args.clients, max_seconds=args.http_seconds)
+        spy = out_dir / f"py-spy-server-{label}.txt" if (largest and not args.no_profile) else None
+        res["server"] = measure_server(data_dir, pool.take(1)[0], pool.take(requests), pool.take(args.http_sequential),
+                                       out_dir / f"server-{label}.log", clients=args.clients,
+                                       max_seconds=args.http_seconds, py_spy=spy)
         s = res["server"]
         say(f"  server: cold start {s['cold_start_s']} s, RSS {s['rss_after_load_bytes'] / 2**20:.0f} MiB "
-            f"(peak {s['peak_rss_bytes'] / 2**20:.0f} MiB), {s['load']['qps']} q/s with {s['load']['clients']} "
-            f"clients ({s['load']['completed']} requests, {s['load']['errors']} errors, p95 "
-            f"{s['load']['latency_p95_ms']} ms)")
+            f"(peak {s['peak_rss_bytes'] / 2**20:.0f} MiB, PSS {s['memory_after_load'].get('pss', 0) / 2**20:.0f} "
+            f"MiB), 1 client p50 {s['sequential']['latency_p50_ms']} ms; {s['load']['qps']} q/s with "
+            f"{s['load']['clients']} clients ({s['load']['completed']} requests, {s['load']['errors']} errors, "
+            f"p95 {s['load']['latency_p95_ms']} ms, {s['load']['server_cpu_ms_per_request']} ms server CPU/request)")
     res["machine_load_after"] = load_snapshot()
     return res
 
@@ -471,7 +565,9 @@ def tables(out: dict[str, Any]) -> str:
              f"torch {v['torch']}, faiss {v['faiss']}, bm25s {v['bm25s']}, fugashi {v['fugashi']}, "
              f"sqlite {v['sqlite']}",
              f"machine load (other processes share these cores): start {out['machine_load_start']}, "
-             f"end {out['machine_load_end']}", ""]
+             f"end {out['machine_load_end']}",
+             f"speed probe (same CPU work; the VM's speed drifts): start {out.get('speed_probe_start')}, "
+             f"end {out.get('speed_probe_end')}", ""]
     sizes = out["sizes"]
     lines += ["## Corpora and index builds", "",
               "| size | corpus | docs | editions | rows (clauses indexed) | passages | vectors | tokenize s | BM25 index s "
@@ -489,6 +585,12 @@ def tables(out: dict[str, Any]) -> str:
                      f"{t['bm25_index_s']:.1f} | {t['vectors_s']:.1f} | {t['faiss_s']:.1f} ({b['factory']}) | "
                      f"{t.get('notes_s', 0) + t.get('metadata_s', 0):.1f} | {_mb(d['total'])} ({_mb(d['bm25'])} / "
                      f"{_mb(d['faiss'])} / {_mb(d['clauses_jsonl'])}) |")
+    rs = out.get("refs_scaling")
+    if rs:
+        lines += ["", "cross-reference resolution (corpus.refs.resolve_refs, run by index/build.py; skipped for the "
+                      "synthetic builds above): " + ", ".join(f"{p['rows']:,} rows / {p['documents']} docs {p['seconds']} s"
+                                                          for p in rs["points"])
+                  + f"; ~rows x documents, so ~{rs['extrapolated_s'] / 60:.0f} min at the largest size."]
     emb = out.get("embedding")
     if emb:
         lines += ["", f"embedding throughput (real model, passages): {emb['passages_per_s']} passages/s "
@@ -531,24 +633,32 @@ def tables(out: dict[str, Any]) -> str:
                      f" | {_mb(s['build']['disk']['total'])} |")
     servers = [s for s in sizes if "server" in s]
     if servers:
-        lines += ["", "## Server (python -m api.cli serve, 1 uvicorn worker, loopback clients)", "",
-                  "| size | cold start to first answer s | RSS after start MiB | RSS after load MiB | peak RSS MiB | "
-                  "clients | requests done | stopped by | q/s | p50 ms | p95 ms | p99 ms | errors |", "|---" * 13 + "|"]
+        lines += ["", "## Server (python -m api.cli serve, 1 uvicorn worker, loopback clients, distinct hybrid queries)",
+                  "", "| size | cold start to first answer s | RSS after start MiB | RSS after load MiB (PSS / anon) "
+                  "| peak RSS MiB | 1 client: p50 / p95 ms | clients | requests done | stopped by | q/s | p50 ms | "
+                  "p95 ms | p99 ms | server CPU ms/request | errors |", "|---" * 15 + "|"]
         for s in servers:
-            sv, ld = s["server"], s["server"]["load"]
+            sv, ld, sq = s["server"], s["server"]["load"], s["server"]["sequential"]
+            mem = sv["memory_after_load"]
             lines.append(f"| {s['size']} | {sv['cold_start_s']} | {_mb(sv['rss_after_start_bytes'])} | "
-                         f"{_mb(sv['rss_after_load_bytes'])} | {_mb(sv['peak_rss_bytes'])} | {ld['clients']} | "
-                         f"{ld['completed']} | {ld['stopped_by']} | {ld['qps']} | {ld['latency_p50_ms']} | "
-                         f"{ld['latency_p95_ms']} | {ld['latency_p99_ms']} | {ld['errors']} |")
+                         f"{_mb(sv['rss_after_load_bytes'])} ({_mb(mem.get('pss'))} / {_mb(mem.get('anonymous'))}) | "
+                         f"{_mb(sv['peak_rss_bytes'])} | {sq['latency_p50_ms']} / {sq['latency_p95_ms']} | "
+                         f"{ld['clients']} | {ld['completed']} | {ld['stopped_by']} | {ld['qps']} | "
+                         f"{ld['latency_p50_ms']} | {ld['latency_p95_ms']} | {ld['latency_p99_ms']} | "
+                         f"{ld.get('server_cpu_ms_per_request', '')} | {ld['errors']} |")
     fx = next((s["faiss_exact_vs_hnsw"] for s in sizes if "faiss_exact_vs_hnsw" in s), None)
     if fx:
-        lines += ["", f"## faiss exact vs approximate ({fx['passages']:,} passages, {fx['queries']} real query "
-                      "embeddings, single-query latency, recall@10 of HNSW against exact, unfiltered)", "",
-                  "| index | efSearch | recall@10 | p50 ms | p95 ms | p99 ms | build s | memory MiB |", "|---" * 8 + "|",
-                  f"| Flat (exact) | - | 1.000 | {fx['exact']['p50_ms']} | {fx['exact']['p95_ms']} | "
+        lines += ["", f"## faiss exact vs approximate ({fx['passages']:,} passages, mostly DERIVED vectors; "
+                      f"{fx['queries']} real query embeddings, unfiltered; single-query latency for k=10)", "",
+                  "| index | efSearch | passage recall@10 | top-10 cosine gap | clause recall@10 / @50 as regkb ranks "
+                  "(200 passages, best per clause) | p50 ms | p95 ms | p99 ms | build s | memory MiB |",
+                  "|---" * 10 + "|",
+                  f"| Flat (exact) | - | 1.000 | 0 | 1.000 / 1.000 | {fx['exact']['p50_ms']} | {fx['exact']['p95_ms']} | "
                   f"{fx['exact']['p99_ms']} | {fx['exact']['build_s']} | {_mb(fx['exact']['bytes'])} |"]
         for r in fx["hnsw"]["by_efSearch"]:
-            lines.append(f"| HNSW32,Flat | {r['efSearch']} | {r['recall@10']:.3f} | {r['p50_ms']} | {r['p95_ms']} | "
+            cl = (f"{r['clause_recall@10']:.3f} / {r['clause_recall@50']:.3f}" if "clause_recall@10" in r else "-")
+            lines.append(f"| HNSW32,Flat | {r['efSearch']}{' (regkb)' if r['efSearch'] == 128 else ''} | "
+                         f"{r['recall@10']:.3f} | {r['top10_mean_cosine_gap']} | {cl} | {r['p50_ms']} | {r['p95_ms']} | "
                          f"{r['p99_ms']} | {fx['hnsw']['build_s']} | {_mb(fx['hnsw']['bytes'])} |")
     ing = out.get("ingest")
     if ing and ing.get("pdf"):
@@ -565,11 +675,19 @@ def tables(out: dict[str, Any]) -> str:
         lines += ["", "## Targets (2 cores, largest size)", "", "| target | measured | met |", "|---|---|---|"]
         for t in tg:
             lines.append(f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else 'NO'} |")
+    spy = next(((s["size"], s["server"]["py_spy"]) for s in sizes if (s.get("server") or {}).get("py_spy")), None)
+    if spy:
+        label, sp = spy
+        lines += ["", f"## Server profile at {label} under load (py-spy, {sp['seconds']} s, {sp['samples']} samples "
+                      "of busy threads)", "", "busy samples by thread: " + ", ".join(
+                          f"{k} {v}%" for k, v in sp["by_thread_pct"].items()), "", "```",
+                  *[f"{v:5.1f}%  {k}" for k, v in sp["self_top"][:15]], "```"]
     prof = next((s["profile"] for s in sizes if "profile" in s), None)
     if prof:
         lines += ["", f"## Profile: hybrid queries at {sizes[-1]['size']} (pyinstrument, {prof['queries']} queries, "
-                      f"{prof['ms_per_query']} ms/query while profiled), self time, top entries", "", "```",
-                  *prof["flat_self_top"][:25], "```"]
+                      f"{prof['ms_per_query']} ms/query while profiled)", "", "| stage | ms per query |", "|---|---|",
+                  *[f"| {k} | {v} |" for k, v in prof["stages_ms_per_query"].items()], "",
+                  "self time, top entries:", "", "```", *prof["flat_self_top"][:25], "```"]
     return "\n".join(lines)
 
 
@@ -613,6 +731,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--http-requests", type=int, default=1500)
     ap.add_argument("--http-requests-quick", type=int, default=800)
     ap.add_argument("--http-seconds", type=float, default=45.0, help="time limit of each load run")
+    ap.add_argument("--http-sequential", type=int, default=100, help="requests from one client, in sequence")
     ap.add_argument("--no-http", action="store_true")
     ap.add_argument("--no-profile", action="store_true")
     ap.add_argument("--no-pdf", action="store_true")
@@ -628,6 +747,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [(lab, parse_size(lab)) for lab in labels]
     out: dict[str, Any] = {"started": dt.datetime.now().isoformat(timespec="seconds"), "argv": sys.argv[1:],
                            "machine": machine(), "versions": versions(), "machine_load_start": load_snapshot(),
+                           "speed_probe_start": speed_probe(),
                            "notes": {
                                "synthetic": "sizes other than 'real' are SYNTHETIC corpora grown from the real one "
                                             "(eval/bench_corpus.py); speed only, no quality",
@@ -635,14 +755,17 @@ def main(argv: list[str] | None = None) -> int:
                                           "other vectors are DERIVED from them (Gaussian noise, renormalised)",
                                "queries": "dev and out-of-corpus questions plus perturbations, distinct per "
                                           "measurement so the query-embedding LRU cache never answers",
-                               "load": "other processes may share the 2 cores: see machine_load_* snapshots"}}
+                               "load": "other processes may share the 2 cores: see machine_load_* snapshots",
+                               "refs": "cross-references are resolved for the real corpus only (see refs_scaling)",
+                               "threads": "query embedding and tokenizing run on index.search's dedicated threads; "
+                                          "the benchmark runs its own model work on the same thread"}}
     say(f"regkb benchmark: {out['machine']['cpu_model']}, {out['machine']['cores']} cores, "
         f"{out['machine']['memory_gib']} GiB; sizes {labels}; load {out['machine_load_start']}")
 
     from index.embedding import load_embedder
 
     t0 = time.perf_counter()
-    embedder = load_embedder()
+    embedder = on_model_thread(load_embedder)
     out["model_load_s"] = round(time.perf_counter() - t0, 2)
 
     real: RealCorpus = load_real_corpus(work)
@@ -662,6 +785,10 @@ def main(argv: list[str] | None = None) -> int:
         out["synthesis_s"] = round(time.perf_counter() - t0, 2)
         say(f"synthesised {big.rows:,} rows ({big.documents:,} documents, {big.editions:,} editions) in "
             f"{out['synthesis_s']} s")
+        out["refs_scaling"] = refs_scaling(big)
+        if out["refs_scaling"]:
+            say(f"cross-reference resolution (build step): {out['refs_scaling']['points']}; extrapolated to "
+                f"{big.rows:,} rows: {out['refs_scaling']['extrapolated_s']:.0f} s")
 
     results = []
     largest_label = labels[-1]
@@ -672,7 +799,7 @@ def main(argv: list[str] | None = None) -> int:
 
             def real_vectors(texts: list[str], keys: list[tuple[str, int]]) -> tuple[np.ndarray, dict[str, Any]]:
                 t = time.perf_counter()
-                vecs = embedder.encode_passages(texts, batch_size=32)
+                vecs = on_model_thread(lambda: embedder.encode_passages(texts, batch_size=32))
                 sec = time.perf_counter() - t
                 emb_info.update({"passages": len(texts), "seconds": round(sec, 2),
                                  "passages_per_s": round(len(texts) / sec, 1)})
@@ -689,7 +816,7 @@ def main(argv: list[str] | None = None) -> int:
             if source is None:
                 first = prefix(big, min(synth_targets)) if n != min(synth_targets) else synth
                 say(f"embedding {args.embed_subset:,} real passages of the synthetic corpus ...")
-                source = embed_subset(embedder, first, args.embed_subset)
+                source = on_model_thread(embed_subset, embedder, first, args.embed_subset)
                 out["embedding_subset"] = {"passages": len(source.embedded), "seconds": round(source.embed_seconds, 2),
                                            "passages_per_s": round(len(source.embedded) / source.embed_seconds, 1),
                                            "drawn_from": f"{min(synth_targets)} synthetic corpus (shared by all "
@@ -720,6 +847,7 @@ def main(argv: list[str] | None = None) -> int:
             emb["passages_100k"] = est_passages
             emb["est_100k_min"] = round(est_passages / rate / 60, 1)
     out["machine_load_end"] = load_snapshot()
+    out["speed_probe_end"] = speed_probe()
     out["targets"] = targets(out)
     out["total_s"] = round(time.perf_counter() - started, 1)
     text = tables(out)

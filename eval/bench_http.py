@@ -13,6 +13,7 @@ import http.client
 import json
 import os
 import queue
+import shutil
 import socket
 import subprocess
 import sys
@@ -39,20 +40,73 @@ def _path(q: str, mode: str = "hybrid", k: int = 10) -> str:
 
 
 def memory(pid: int) -> dict[str, int]:
-    """RSS now and its peak (VmHWM), in bytes, from /proc (psutil when /proc is not there)."""
+    """RSS now and its peak (VmHWM), in bytes, from /proc (psutil when /proc is not there); with smaps_rollup,
+    also PSS and the split into anonymous (private heap) and shared file-backed pages: RSS counts a file page once
+    per mapping, so a file mapped by many threads' libraries (a MeCab dictionary per tagger) inflates RSS only."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
         vals = {}
         for line in status.splitlines():
             name, _, rest = line.partition(":")
-            if name in ("VmRSS", "VmHWM"):
-                vals[name] = int(rest.split()[0]) * 1024
-        return {"rss": vals.get("VmRSS", 0), "peak_rss": vals.get("VmHWM", 0)}
+            if name in ("VmRSS", "VmHWM", "Threads"):
+                vals[name] = int(rest.split()[0]) * (1 if name == "Threads" else 1024)
+        out = {"rss": vals.get("VmRSS", 0), "peak_rss": vals.get("VmHWM", 0), "threads": vals.get("Threads", 0)}
     except OSError:
         import psutil
 
         info = psutil.Process(pid).memory_info()
         return {"rss": int(info.rss), "peak_rss": int(getattr(info, "peak_wset", 0) or 0)}
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+            name, _, rest = line.partition(":")
+            if name in ("Pss", "Anonymous", "Shared_Clean", "Private_Clean", "Private_Dirty"):
+                out[name.lower()] = int(rest.split()[0]) * 1024
+    except OSError:
+        pass
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def py_spy_summary(raw: Path, top: int = 25) -> dict[str, Any]:
+    """Collapsed stacks from ``py-spy record -f raw``: samples per thread, self time and inclusive time of the
+    functions that matter (search, embedding, HTTP)."""
+    from collections import Counter
+
+    threads: Counter[str] = Counter()
+    self_t: Counter[str] = Counter()
+    incl: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, n_text = line.rpartition(" ")
+        if not stack:
+            continue
+        n = int(n_text)
+        total += n
+        frames = stack.split(";")
+        name = frames[0].split(":", 1)[-1].strip() if frames[0].startswith("thread") else "?"
+        threads[name.rstrip("0123456789_") or name] += n
+        self_t[_short(frames[-1])] += n
+        for f in {_short(f).split(" (")[0] for f in frames[1:]}:
+            incl[f] += n
+    pct = (lambda v: round(100.0 * v / total, 1)) if total else (lambda v: 0.0)
+    return {"samples": total,
+            "by_thread_pct": {k: pct(v) for k, v in threads.most_common(8)},
+            "self_top": [(k, pct(v)) for k, v in self_t.most_common(top)],
+            "inclusive_top": [(k, pct(v)) for k, v in incl.most_common(80) if any(
+                s in k for s in ("search", "rank", "encode", "assess", "_hit", "serialize", "to_response", "validate",
+                                 "tokenize", "fusion", "snippet", "dumps", "render", "run_endpoint", "httptools",
+                                 "h11", "asgi", "model_dump", "jsonable"))][:top]}
+
+
+def _short(frame: str) -> str:
+    return frame.replace(str(Path(sys.executable).parent.parent / "lib"), "").replace("site-packages/", "")
 
 
 @dataclass
@@ -173,16 +227,40 @@ def load(port: int, queries: list[str], clients: int = 32, max_seconds: float = 
             "latency_p99_ms": round(float(np.percentile(a, 99)), 1)}
 
 
-def measure_server(data_dir: Path, first_query: str, load_queries: list[str], log_path: Path, clients: int = 32,
-                   max_seconds: float = 60.0) -> dict[str, Any]:
+def measure_server(data_dir: Path, first_query: str, load_queries: list[str], sequential_queries: list[str],
+                   log_path: Path, clients: int = 32, max_seconds: float = 60.0,
+                   py_spy: Path | None = None, py_spy_seconds: float = 20.0) -> dict[str, Any]:
+    """Cold start, then one client in sequence (latency through HTTP), then ``clients`` at once (throughput),
+    memory after each; with ``py_spy`` (the output path), the server is sampled by py-spy during the load."""
     server = start_server(data_dir, first_query, log_path)
+    spy_out: dict[str, Any] | None = None
     try:
         after_start = memory(server.proc.pid)
+        seq = load(server.port, sequential_queries, clients=1, max_seconds=max_seconds)
+        spy = None
+        exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        if py_spy is not None and Path(exe).exists():
+            spy = subprocess.Popen([exe, "record", "-p", str(server.proc.pid), "-o", str(py_spy), "-f", "raw",
+                                    "-r", "100", "-d", str(int(py_spy_seconds)), "--nonblocking", "--threads"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+        cpu0 = cpu_seconds(server.proc.pid)
         result = load(server.port, load_queries, clients=clients, max_seconds=max_seconds)
+        cpu = cpu_seconds(server.proc.pid) - cpu0
+        result["server_cpu_s"] = round(cpu, 2)
+        result["server_cpu_ms_per_request"] = round(cpu * 1000 / max(1, result["completed"]), 1)
         after_load = memory(server.proc.pid)
+        if spy is not None:
+            try:
+                spy.wait(timeout=py_spy_seconds + 30)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+            if py_spy is not None and py_spy.exists():
+                spy_out = {"file": str(py_spy), "seconds": py_spy_seconds, **py_spy_summary(py_spy)}
     finally:
         server.stop()
     return {"cold_start_s": round(server.cold_start_s, 2), "first_answer": server.first_answer,
             "rss_after_start_bytes": after_start["rss"], "rss_after_load_bytes": after_load["rss"],
-            "peak_rss_bytes": after_load["peak_rss"], "load": result,
+            "peak_rss_bytes": after_load["peak_rss"], "memory_after_start": after_start,
+            "memory_after_load": after_load, "sequential": seq, "load": result, "py_spy": spy_out,
             "command": "python -m api.cli --data-dir D serve --host 127.0.0.1 --port P (uvicorn, 1 worker)"}

@@ -55,7 +55,6 @@ def coverage(tokens: list[str], keyword: KeywordBackend, rows: list[int]) -> tup
     indptr, indices = scores["indptr"], scores["indices"]
     total = found = 0.0
     per_row = dict.fromkeys(rows, 0.0)
-    wanted = np.fromiter(per_row, dtype=np.int64, count=len(per_row))
     for t in set(tokens):
         tid = keyword.vocab.get(t)
         if tid is None or tid + 1 >= len(indptr):
@@ -66,13 +65,12 @@ def coverage(tokens: list[str], keyword: KeywordBackend, rows: list[int]) -> tup
         total += idf
         if end > start:
             found += idf
-            if len(wanted):
-                # membership of the few top rows in the token's posting list, without a Python set of all of it
-                # (a common word is in most of 100k rows)
-                present = np.isin(wanted, np.asarray(indices[start:end]))
-                for r, hit in zip(per_row, present.tolist()):
-                    if hit:
-                        per_row[r] += idf
+            # membership of the few top rows in the token's posting list, compared in numpy: a Python set of the
+            # whole list cost ~3 ms per common word at 100k rows (a common word is in most of them)
+            docs = np.asarray(indices[start:end])
+            for r in per_row:
+                if (docs == r).any():
+                    per_row[r] += idf
     if not total:
         return 0.0, 0.0
     return found / total, max(per_row.values(), default=0.0) / total

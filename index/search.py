@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -42,22 +42,25 @@ MAX_QUERY_CHARS = 500
 CANDIDATES = 50  # per system, before fusion
 MASK_CACHE = 64  # filter masks kept per loaded build (the corpus of a build never changes)
 
-# Query embeddings run on one dedicated thread per process. Run on each request thread instead, torch/MKL keep
-# per-thread working buffers in every one of the server's 40 worker threads (≈ +1 GiB RSS under 32 concurrent
-# clients, measured by eval/bench.py) and the threads only fight over the same 2 cores: no throughput is lost.
-_EMBED_LOCK = threading.Lock()
-_EMBED_POOL: tuple[int, ThreadPoolExecutor] | None = None
+# The two libraries that keep native state per thread run on one dedicated thread each (per process): the query
+# embedding (torch/MKL keep working buffers, and an OpenMP team, for every thread that runs the model) and the query
+# tokenizer (one MeCab tagger per thread, each mapping the 250 MB unidic dictionary). Run on the request threads
+# instead, all 40 of the server's worker threads end up with their own copies: RSS under 32 concurrent clients grew
+# by ~1 GiB, and the idle OpenMP teams of other threads spin and slow each embedding by ~5 ms (measured by
+# eval/bench.py). On 2 cores more embedding threads add no throughput through the server.
+_WORKERS_LOCK = threading.Lock()
+_WORKERS: dict[str, tuple[int, ThreadPoolExecutor]] = {}
 
 
-def _embed_pool() -> ThreadPoolExecutor:
-    global _EMBED_POOL
-    pool = _EMBED_POOL
-    if pool is None or pool[0] != os.getpid():  # a forked child cannot use its parent's thread
-        with _EMBED_LOCK:
-            if _EMBED_POOL is None or _EMBED_POOL[0] != os.getpid():
-                _EMBED_POOL = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="regkb-embed"))
-            pool = _EMBED_POOL
-    return pool[1]
+def _worker(name: str) -> ThreadPoolExecutor:
+    pid = os.getpid()
+    entry = _WORKERS.get(name)
+    if entry is None or entry[0] != pid:  # a forked child cannot use its parent's thread
+        with _WORKERS_LOCK:
+            entry = _WORKERS.get(name)
+            if entry is None or entry[0] != pid:
+                entry = _WORKERS[name] = (pid, ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"regkb-{name}"))
+    return entry[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,11 +196,20 @@ class Searcher:
         """Load the model and run one query so the first user does not wait for it."""
         if self.dense is not None:
             self._encode_query("ウォームアップ")
-        self.tokenizer.tokenize("ウォームアップ")
+        self._tokenize_query("ウォームアップ")
 
     def _encode_query(self, query: str) -> np.ndarray:
+        return self._start_encoding(query).result()
+
+    def _start_encoding(self, query: str) -> Future[np.ndarray]:
         embedder = self.embedder  # loaded (or refused) on the caller's thread
-        return _embed_pool().submit(embedder.encode_query, query).result()
+        return _worker("embed").submit(embedder.encode_query, query)
+
+    def _tokenize_query(self, query: str) -> tuple[list[str], list[str]]:
+        """(BM25 tokens, surface terms to highlight) of a query, on the tokenizer's thread."""
+        tokenizer = self.tokenizer
+        return _worker("tokenize").submit(lambda: (tokenizer.tokenize(query),
+                                                   tokenizer.terms_for_highlight(query))).result()
 
     # -- filtering -----------------------------------------------------------------------------------------------
 
@@ -263,11 +275,13 @@ class Searcher:
         fusion = fusion or FusionConfig()
         allowed = self._default_mask if filters == SearchFilters() else self._mask(filters)
 
-        tokens = self.tokenizer.tokenize(query)
+        # The model runs on its own thread (torch releases the GIL): start it first, tokenize and rank BM25 meanwhile.
+        vector = self._start_encoding(query) if mode != "bm25" else None
+        tokens, terms = self._tokenize_query(query)
         bm25 = self.keyword.rank(tokens, allowed, CANDIDATES) if mode != "dense" else []
         dense: list[tuple[int, float]] = []
-        if mode != "bm25":
-            dense = self.dense.rank(self._encode_query(query), allowed, CANDIDATES)  # type: ignore[union-attr]
+        if vector is not None:
+            dense = self.dense.rank(vector.result(), allowed, CANDIDATES)  # type: ignore[union-attr]
 
         bm25_rank = {row: i for i, (row, _) in enumerate(bm25, start=1)}
         dense_rank = {row: i for i, (row, _) in enumerate(dense, start=1)}
@@ -284,7 +298,6 @@ class Searcher:
         order = sorted(fused, key=lambda r: (-fused[r], bm25_rank.get(r, 10**9), r))[:k]
 
         conf = assess(tokens, bm25, dense, self.keyword)
-        terms = self.tokenizer.terms_for_highlight(query)
         hits = [self._hit(row, fused[row], bm25_rank, dense_rank, bm25_score, dense_score, terms) for row in order]
         return SearchResult(
             query=query, hits=hits, confident=conf.confident and bool(hits), confidence=conf.to_json(), mode=mode,
