@@ -648,8 +648,11 @@ def tables(out: dict[str, Any]) -> str:
                          f"{ld.get('server_cpu_ms_per_request', '')} | {ld['errors']} |")
     fx = next((s["faiss_exact_vs_hnsw"] for s in sizes if "faiss_exact_vs_hnsw" in s), None)
     if fx:
+        used = next((s["build"]["factory"] for s in sizes if "faiss_exact_vs_hnsw" in s), "?")
         lines += ["", f"## faiss exact vs approximate ({fx['passages']:,} passages, mostly DERIVED vectors; "
                       f"{fx['queries']} real query embeddings, unfiltered; single-query latency for k=10)", "",
+                  f"regkb's own index at this size: {used} (index/dense.py: exact below APPROX_THRESHOLD passages, "
+                  "HNSW above it at the efSearch marked regkb).", "",
                   "| index | efSearch | passage recall@10 | top-10 cosine gap | clause recall@10 / @50 as regkb ranks "
                   "(200 passages, best per clause) | p50 ms | p95 ms | p99 ms | build s | memory MiB |",
                   "|---" * 10 + "|",
@@ -736,7 +739,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-profile", action="store_true")
     ap.add_argument("--no-pdf", action="store_true")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--render-only", action="store_true", help="rewrite the tables (.md) from an existing --out JSON")
     args = ap.parse_args(argv)
+    if args.render_only:
+        saved = json.loads(args.out.read_text("utf-8"))
+        saved["table_markdown"] = text = tables(saved)
+        args.out.write_text(json.dumps(saved, ensure_ascii=False, indent=1, default=str), "utf-8")
+        args.out.with_suffix(".md").write_text(text + "\n", "utf-8")
+        say(text)
+        return 0
 
     started = time.perf_counter()
     out_dir = args.out.parent
