@@ -11,18 +11,11 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from index.layout import index_root
+from index.layout import current_build_id
 
 log = logging.getLogger(__name__)
 CHECK_EVERY_S = 1.0
 LoadFn = Callable[[], bool]  # loads the current build and swaps it in; False when it could not
-
-
-def current_pointer(data_dir: Path) -> str | None:
-    try:
-        return (index_root(data_dir) / "CURRENT").read_text().strip() or None
-    except OSError:
-        return None
 
 
 async def follow_builds(app: FastAPI, data_dir: Path, load: LoadFn) -> None:
@@ -30,7 +23,7 @@ async def follow_builds(app: FastAPI, data_dir: Path, load: LoadFn) -> None:
     failed: str | None = None
     while True:
         await asyncio.sleep(CHECK_EVERY_S)
-        pointer = current_pointer(data_dir)
+        pointer = current_build_id(data_dir)
         serving = getattr(app.state, "searcher", None)
         serving_id = serving.build_dir.name if serving is not None else None
         if pointer is None or pointer in (serving_id, failed):

@@ -26,12 +26,19 @@ def index_root(data_dir: Path) -> Path:
     return Path(data_dir) / "index"
 
 
+def current_build_id(data_dir: Path) -> str | None:
+    """The id CURRENT names, or None when no build was ever published (or the pointer is unreadable)."""
+    try:
+        return (index_root(data_dir) / "CURRENT").read_text().strip() or None
+    except OSError:
+        return None
+
+
 def current_build(data_dir: Path) -> Path:
     root = index_root(data_dir)
-    try:
-        build_id = (root / "CURRENT").read_text().strip()
-    except FileNotFoundError:
-        raise IndexNotBuilt(f"no index in {root}", "run `regkb ingest` then `regkb build`") from None
+    if not (root / "CURRENT").exists():
+        raise IndexNotBuilt(f"no index in {root}", "run `regkb ingest` then `regkb build`")
+    build_id = current_build_id(data_dir) or ""
     path = root / "builds" / build_id
     if not build_id or not path.is_dir():
         raise IndexNotBuilt(f"index pointer {root / 'CURRENT'} names a missing build {build_id!r}",
