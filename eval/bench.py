@@ -633,7 +633,7 @@ def tables(out: dict[str, Any]) -> str:
                      f" | {_mb(s['build']['disk']['total'])} |")
     servers = [s for s in sizes if "server" in s]
     if servers:
-        lines += ["", "## Server (python -m api.cli serve, 1 uvicorn worker, loopback clients, distinct hybrid queries)",
+        lines += ["", "## Server (python -m cli.main serve, 1 uvicorn worker, loopback clients, distinct hybrid queries)",
                   "", "| size | cold start to first answer s | RSS after start MiB | RSS after load MiB (PSS / anon) "
                   "| peak RSS MiB | 1 client: p50 / p95 ms | clients | requests done | stopped by | q/s | p50 ms | "
                   "p95 ms | p99 ms | server CPU ms/request | errors |", "|---" * 15 + "|"]

@@ -1,6 +1,6 @@
 """The server under load, on loopback only: cold start to first answer, throughput with concurrent clients, RSS.
 
-The server is the product's own command (``python -m api.cli --data-dir D serve --host 127.0.0.1 --port P``), one
+The server is the product's own command (``python -m cli.main --data-dir D serve --host 127.0.0.1 --port P``), one
 process. Clients are threads in this process, each with its own keep-alive connection (``http.client``: the
 lightest client in the standard library, so the load generator takes as little of the 2 cores as possible). The
 load is bounded both in requests and in seconds, and every request uses a distinct query so the server's query
@@ -133,7 +133,7 @@ def start_server(data_dir: Path, first_query: str, log_path: Path, timeout: floa
     cold start (imports, index load, model load and warm-up, the first query)."""
     port = free_port()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "api.cli", "--data-dir", str(data_dir), "serve", "--host", HOST, "--port", str(port)]
+    cmd = [sys.executable, "-m", "cli.main", "--data-dir", str(data_dir), "serve", "--host", HOST, "--port", str(port)]
     log = open(log_path, "wb")
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
@@ -263,4 +263,4 @@ def measure_server(data_dir: Path, first_query: str, load_queries: list[str], se
             "rss_after_start_bytes": after_start["rss"], "rss_after_load_bytes": after_load["rss"],
             "peak_rss_bytes": after_load["peak_rss"], "memory_after_start": after_start,
             "memory_after_load": after_load, "sequential": seq, "load": result, "py_spy": spy_out,
-            "command": "python -m api.cli --data-dir D serve --host 127.0.0.1 --port P (uvicorn, 1 worker)"}
+            "command": "python -m cli.main --data-dir D serve --host 127.0.0.1 --port P (uvicorn, 1 worker)"}

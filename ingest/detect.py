@@ -6,7 +6,7 @@ import datetime as dt
 import re
 
 from ingest.clean import nfkc, unwrap
-from ingest.dates import find_dates
+from corpus.dates import find_dates
 from ingest.structure import Line, plain
 
 HEAD_LINES = 15

@@ -1,6 +1,6 @@
 """Issue 7: builds and ingests survive SIGKILL at any point.
 
-A real ``regkb`` process (``python -m api.cli``) is killed with SIGKILL, so no ``finally`` and no ``atexit`` runs,
+A real ``regkb`` process (``python -m cli.main``) is killed with SIGKILL, so no ``finally`` and no ``atexit`` runs,
 in two ways:
 
 * at random times: after a delay drawn from the measured duration of an unkilled run (stratified, so the 20 trials
@@ -78,13 +78,13 @@ for name in ("replace", "rename", "fsync", "unlink", "rmdir", "mkdir"):
     wrap(name)
 atexit.register(lambda: print("REGKB-STEPS " + json.dumps(steps), file=sys.stderr))
 sys.argv = ["regkb", *sys.argv[1:]]
-from api.cli import main
+from cli.main import main
 main()
 """
 
 
 def cli(data_dir: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "api.cli", "--data-dir", str(data_dir), *args]
+    return [sys.executable, "-m", "cli.main", "--data-dir", str(data_dir), *args]
 
 
 def killer(data_dir: Path, *args: str) -> list[str]:

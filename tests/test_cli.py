@@ -13,7 +13,7 @@ DATA = Path(__file__).parent / "data"
 
 
 def regkb(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "api.cli", "--data-dir", str(data_dir), *args],
+    return subprocess.run([sys.executable, "-m", "cli.main", "--data-dir", str(data_dir), *args],
                           capture_output=True, text=True, timeout=120,
                           cwd=Path(__file__).parent.parent)
 

@@ -26,7 +26,7 @@ from corpus.refs import find_refs
 from corpus.sections import normalize_section
 from corpus.textnorm import first_sentence, fold, repair
 from ingest.clean import MARK_END, MARK_START, clean_line, clean_lines, nfkc, unwrap
-from ingest.dates import find_dates, parse_date
+from corpus.dates import find_dates, parse_date
 from ingest.parse_pages import parse_pages
 from ingest.parse_qa import parse_qa
 from ingest.parse_youkou import KANA, parse_youkou

@@ -31,7 +31,7 @@ def server(built_data_dir: Path, tmp_path: Path):  # type: ignore[no-untyped-def
     shutil.copytree(built_data_dir, data_dir)
     port = free_port()
     env = {**__import__("os").environ, "REGKB_ADMIN_TOKEN": "s3cret-token"}
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "--data-dir", str(data_dir), "serve", "--port",
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "--data-dir", str(data_dir), "serve", "--port",
                              str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -70,7 +70,7 @@ def test_new_edition_swaps_in_while_searches_keep_answering(server) -> None:  # 
     thread.start()
     try:
         # A 第3版 (here: the 第1版 text re-issued later) ingested from the command line; ingest rebuilds the index.
-        r = subprocess.run([sys.executable, "-m", "api.cli", "--data-dir", str(data_dir), "ingest",
+        r = subprocess.run([sys.executable, "-m", "cli.main", "--data-dir", str(data_dir), "ingest",
                             str(DATA / "hojokin-qa-edition1.txt"), "--doc", "hojokin-qa", "--edition", "3",
                             "--date", "2026-04-01"], cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr

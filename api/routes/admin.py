@@ -81,7 +81,7 @@ async def upload(
                              "split the document, or ingest it from the command line")
     issued: dt.date | None = None
     if date:
-        from ingest.dates import parse_date
+        from corpus.dates import parse_date
 
         try:
             issued = parse_date(date)

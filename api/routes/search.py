@@ -22,7 +22,7 @@ def parse_as_of(value: str | None) -> dt.date | None:
     """ISO or 令和 dates; a bad one is the caller's mistake (422), not ours."""
     if value is None or not value.strip():
         return None
-    from ingest.dates import parse_date
+    from corpus.dates import parse_date
 
     try:
         return parse_date(value)

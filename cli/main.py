@@ -49,7 +49,7 @@ def _store() -> Store:
 def _parse_date(value: str | None) -> dt.date | None:
     if value is None:
         return None
-    from ingest.dates import parse_date
+    from corpus.dates import parse_date
 
     try:
         return parse_date(value)

@@ -1,0 +1,1 @@
+"""The `regkb` command line (top of the import graph: it may use every other package)."""
