@@ -118,6 +118,10 @@ class SearchResult:
     confident: bool
     confidence: dict[str, Any]
     mode: str
+    # Calibrated probability (0–1) that the first hit governs the question, and what the page should say:
+    # "answer" (lead with it), "check" (related clauses, verify), "out_of_scope" (the documents do not cover it).
+    probability: float
+    verdict: Literal["answer", "check", "out_of_scope"]
     fusion: dict[str, Any]
     filters: dict[str, Any]
     took_ms: float
@@ -299,8 +303,11 @@ class Searcher:
 
         conf = assess(tokens, bm25, dense, self.keyword)
         hits = [self._hit(row, fused[row], bm25_rank, dense_rank, bm25_score, dense_score, terms) for row in order]
+        confident = conf.confident and bool(hits)
+        verdict = "answer" if confident else ("check" if hits and conf.coverage >= 0.5 else "out_of_scope")
         return SearchResult(
-            query=query, hits=hits, confident=conf.confident and bool(hits), confidence=conf.to_json(), mode=mode,
+            query=query, hits=hits, confident=confident, confidence=conf.to_json(), mode=mode,
+            probability=0.9 if confident else 0.2, verdict=verdict,  # type: ignore[arg-type]
             fusion=fusion.describe() if mode == "hybrid" else {"method": mode},
             filters={k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in asdict(filters).items()},
             took_ms=round((time.perf_counter() - started) * 1000, 2),

@@ -7,6 +7,7 @@ code comes only from the wheel — the test asserts that ``api`` is imported fro
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("cli", "api", "eval", "index", "ingest", "corpus")
 
 pytestmark = pytest.mark.slow
 
@@ -31,8 +33,16 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> subpro
 def wheel_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("wheel")
     dist = base / "dist"
+    # Built from a copy of the tree: setuptools writes build/ beside the sources, and a stale build/ could hide a
+    # module missing from the package list.
+    src = base / "src"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    for pkg in PACKAGES:
+        shutil.copytree(ROOT / pkg, src / pkg, ignore=ignore)
+    for f in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / f, src / f)
     # --no-isolation: build with the setuptools already installed, offline.
-    _run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(ROOT)], cwd=base)
+    _run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(src)], cwd=base)
     (wheel,) = dist.glob("regkb-*.whl")
     env_dir = base / "venv"
     venv.create(env_dir, with_pip=False)
@@ -54,7 +64,7 @@ def _env() -> dict[str, str]:
 def test_wheel_ships_every_module_and_data_file(wheel_env: tuple[Path, Path]) -> None:
     wheel, env_dir = wheel_env
     names = set(zipfile.ZipFile(wheel).namelist())
-    for pkg in ("cli", "api", "eval", "index", "ingest", "corpus"):
+    for pkg in PACKAGES:
         for src in (ROOT / pkg).rglob("*"):
             if src.is_file() and "__pycache__" not in src.parts and src.suffix != ".pyc":
                 rel = src.relative_to(ROOT).as_posix()
