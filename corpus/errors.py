@@ -70,3 +70,28 @@ class IndexMismatch(RegkbError):
 
 class BadQuery(RegkbError):
     status = 422
+
+
+# -- saved helpdesk answers (corpus/answers*.py) ---------------------------------------------------------------------
+
+
+class AnswerNotFound(RegkbError):
+    status = 404
+
+
+class InvalidAnswer(RegkbError):
+    """An answer or its citations cannot be saved as given (empty, too long, unknown clause …); nothing was stored."""
+
+    status = 422
+
+
+class AnswerImportError(RegkbError):
+    """An import file is not in the expected format (wrong CSV header, malformed JSON, bad encoding)."""
+
+    status = 422
+
+
+class AnswerStoreError(RegkbError):
+    """The saved-answers database cannot be used (newer schema, corrupt file)."""
+
+    status = 500
