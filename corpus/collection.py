@@ -48,13 +48,31 @@ class Corpus:
         raise EditionNotFound(f"{doc_id} has no edition {edition}", f"editions available: {have}")
 
     def in_force(self, doc_id: str, as_of: dt.date) -> ParsedDocument | None:
-        """The edition in force on ``as_of``: the latest whose date is not after it (undated editions always count)."""
+        """The edition in force on ``as_of``: the latest whose date is not after it. An undated edition is never
+        taken to be in force on a date — nothing says it was (the 令和5年度 slides are not in force in 2020)."""
         chosen = None
         for p in self.editions(doc_id):
             d = p.document.date
-            if d is None or d <= as_of:
+            if d is not None and d <= as_of:
                 chosen = p
         return chosen
+
+    def current(self, doc_id: str, today: dt.date | None = None) -> ParsedDocument:
+        """The edition in force today (現行): the one dated on or before today, else the latest (an undated
+        document's latest edition is taken as current; so is the first edition of a document dated later)."""
+        return self.in_force(doc_id, today or dt.date.today()) or self.get(doc_id)
+
+    def out_of_date_range(self, as_of: dt.date, doc_ids: Iterable[str] | None = None) -> list[tuple[Document, str]]:
+        """The documents an ``as_of`` search leaves out, each with why: "undated" (no edition has a date, so when it
+        was in force is unknown) or "later" (its first edition is dated after ``as_of``)."""
+        out: list[tuple[Document, str]] = []
+        for doc_id in doc_ids if doc_ids is not None else self.doc_ids:
+            if self.in_force(doc_id, as_of) is not None:
+                continue
+            editions = self.editions(doc_id)
+            dated = any(p.document.date is not None for p in editions)
+            out.append((editions[-1].document, "later" if dated else "undated"))
+        return out
 
     def latest_documents(self) -> list[Document]:
         return [eds[-1].document for _, eds in sorted(self._by_doc.items())]

@@ -51,3 +51,23 @@ def parse_date(value: str) -> dt.date:
     if found:
         return found[0][1]
     raise ValueError(f"not a date: {value!r} (use YYYY-MM-DD or 令和8年3月9日)")
+
+
+# Era starts, newest first: a date is written in the era it falls in (令和 from 2019-05-01).
+_ERA_STARTS: tuple[tuple[str, dt.date], ...] = (
+    ("令和", dt.date(2019, 5, 1)), ("平成", dt.date(1989, 1, 8)), ("昭和", dt.date(1926, 12, 25)),
+)
+
+
+def wareki(d: dt.date) -> str:
+    """令和8年3月9日 for 2026-03-09 (元年 for the first year); dates before 昭和 stay Western (1900年1月1日)."""
+    for era, start in _ERA_STARTS:
+        if d >= start:
+            year = d.year - ERAS[era]
+            return f"{era}{'元' if year == 1 else year}年{d.month}月{d.day}日"
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def wareki_iso(d: dt.date) -> str:
+    """令和8年3月9日（2026-03-09）: how the pages show a date, readable as 和暦 and unambiguous as ISO."""
+    return f"{wareki(d)}（{d.isoformat()}）"

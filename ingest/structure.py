@@ -39,12 +39,21 @@ def plain(text: str) -> str:
 def drop_prefix(line: str, n_plain: int) -> str:
     """``line`` without the characters that make up the first ``n_plain`` characters of ``nfkc(plain(line))``,
     the form the parsers match numbers on (marks do not count, and are kept). Counted in NFKC characters because
-    NFKC can lengthen a number: "⑴" is "(1)", "㉑" is "21"."""
+    NFKC can lengthen a number: "⑴" is "(1)", "㉑" is "21".
+
+    An underline that opens the line ("1-4 新しい問い…" underlined as a whole, as ministries mark a new item) starts
+    inside the dropped prefix: its start mark is carried over to the rest, or the run would lose its start and
+    vanish."""
     seen = 0
+    open_mark = False
     for i, ch in enumerate(line):
         if seen >= n_plain:
-            return line[i:]
-        if ch not in (MARK_START, MARK_END):
+            return (MARK_START if open_mark else "") + line[i:]
+        if ch == MARK_START:
+            open_mark = True
+        elif ch == MARK_END:
+            open_mark = False
+        else:
             seen += len(unicodedata.normalize("NFKC", ch))
     return ""
 

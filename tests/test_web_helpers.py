@@ -1,0 +1,59 @@
+"""Small non-browser checks behind the web page (issue 15): 和暦 dates, editions in force, item-opening underlines."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from corpus.collection import Corpus
+from corpus.dates import parse_date, wareki, wareki_iso
+from corpus.model import Document, ParsedDocument
+from ingest.pipeline import Overrides, parse_file
+from tests.pdfgen import render_text_pdf
+
+
+@pytest.mark.parametrize(("day", "text"), [
+    (dt.date(2026, 3, 9), "令和8年3月9日"),
+    (dt.date(2019, 5, 1), "令和元年5月1日"),
+    (dt.date(2019, 4, 30), "平成31年4月30日"),
+    (dt.date(1989, 1, 8), "平成元年1月8日"),
+    (dt.date(1989, 1, 7), "昭和64年1月7日"),
+])
+def test_wareki_round_trips(day: dt.date, text: str) -> None:
+    assert wareki(day) == text
+    assert parse_date(text) == day
+    assert wareki_iso(day) == f"{text}（{day.isoformat()}）"
+
+
+def _doc(doc_id: str, edition: int, issued: dt.date | None) -> ParsedDocument:
+    return ParsedDocument(Document(id=doc_id, title=doc_id, kind="qa", label=doc_id, edition=edition,
+                                   issued=issued), (), "")
+
+
+def test_undated_documents_are_never_in_force_on_a_date() -> None:
+    corpus = Corpus([_doc("slides", 1, None), _doc("qa", 1, dt.date(2026, 2, 6)), _doc("qa", 2, dt.date(2026, 3, 9))])
+    assert corpus.in_force("slides", dt.date(2020, 1, 1)) is None
+    assert corpus.in_force("qa", dt.date(2026, 3, 1)).document.edition == 1  # type: ignore[union-attr]
+    left_out = {d.id: why for d, why in corpus.out_of_date_range(dt.date(2020, 1, 1))}
+    assert left_out == {"slides": "undated", "qa": "later"}
+    assert corpus.current("qa", dt.date(2026, 3, 1)).document.edition == 1
+    assert corpus.current("qa", dt.date(2026, 4, 1)).document.edition == 2
+    assert corpus.current("slides", dt.date(2026, 4, 1)).document.edition == 1
+
+
+def test_an_underline_that_opens_an_item_is_kept(tmp_path: Path) -> None:
+    """Ministries underline a new item whole, number included ("1-2 …" and its answer): the run starts inside the
+    item number that the parser drops, and used to vanish with it."""
+    source = "\n".join(["令和9年度 テスト事業補助金に関するQ&A", "(第3版)", "", "令和9年4月1日", "", "1. 申請", "",
+                        "1-1 申請期限はいつまでか。", "→ 申請期限は令和10年3月31日までとする。", "",
+                        "1-2 新しく追加された問いである。", "→ 新しく追加された答えである。", "",
+                        "1-3 変わらない問い。", "→ 変わらない答え。"])
+    pdf = render_text_pdf(tmp_path / "qa.pdf", source, lines_per_page=8,
+                          underline=["1-2 新しく追加された問いである。", "→ 新しく追加された答えである。"])
+    parsed = parse_file(pdf, Overrides(doc_id="test-qa"))
+    spans = {c.section: [c.text[s.start:s.end] for s in c.changed_spans] for c in parsed.clauses if c.changed_spans}
+    assert spans == {"1-2": ["新しく追加された問いである。\n→ 新しく追加された答えである。"]}
+    item = next(c for c in parsed.clauses if c.section == "1-2")
+    assert item.heading == "新しく追加された問いである。"
