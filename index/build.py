@@ -29,12 +29,13 @@ from index.embed_cache import EmbeddingCache
 from index.keyword import KeywordBackend
 from index.layout import build_lock, new_build_dir, publish
 from index.notes import change_notes_for
+from index.reading import ReadingTokenizer
 from index.tokenizer import Tokenizer, TokenizerConfig
 from index.units import ChunkConfig, clause_texts
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: heading and reading fields (bm25_heading/, bm25_reading/)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,20 @@ def build_index(data_dir: Path, config: BuildConfig = BuildConfig(), progress: P
         keyword = KeywordBackend.build(token_lists)
         manifest_bm25 = keyword.save(tmp)
         timings["bm25_s"] = time.perf_counter() - t0
+
+        # Two more keyword fields for the learned fusion (index/rerank.py): headings/questions alone, and kana
+        # readings (hiragana and mis-converted queries).
+        t0 = time.perf_counter()
+        reader = ReadingTokenizer()
+        heading_lists, reading_lists = [], []
+        for i, clause in enumerate(rows):
+            heading_lists.append(tokenizer.tokenize(clause.heading) if clause.heading else [])
+            reading_lists.append(reader.tokenize(f"{clause.heading}\n{clause.text}"))
+            if progress and i % 200 == 0:
+                progress("readings", i, len(rows))
+        KeywordBackend.build(heading_lists).save(tmp, "bm25_heading")
+        KeywordBackend.build(reading_lists).save(tmp, "bm25_reading")
+        timings["fields_s"] = time.perf_counter() - t0
 
         manifest_dense: dict[str, Any] | None = None
         model_info: dict[str, Any] | None = None

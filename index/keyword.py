@@ -30,14 +30,29 @@ class KeywordBackend(Backend):
         retriever.index([toks or ["∅"] for toks in token_lists] or [["∅"]], show_progress=False)
         return cls(retriever)
 
-    def save(self, directory: Path) -> dict[str, Any]:
-        self.retriever.save(str(directory / "bm25"), allow_pickle=False, show_progress=False)
+    def save(self, directory: Path, field: str = "bm25") -> dict[str, Any]:
+        """``field``: the subdirectory — "bm25" (words), "bm25_heading" (headings), "bm25_reading" (kana bigrams)."""
+        self.retriever.save(str(directory / field), allow_pickle=False, show_progress=False)
         return {"method": "lucene", "k1": K1, "b": B, "vocab_size": len(self.vocab)}
 
     @classmethod
-    def load(cls, directory: Path, mmap: bool = True) -> KeywordBackend:
-        retriever = bm25s.BM25.load(str(directory / "bm25"), mmap=mmap, allow_pickle=False, show_progress=False)
+    def load(cls, directory: Path, mmap: bool = True, field: str = "bm25") -> KeywordBackend:
+        retriever = bm25s.BM25.load(str(directory / field), mmap=mmap, allow_pickle=False, show_progress=False)
         return cls(retriever)
+
+    def postings(self, token: str) -> np.ndarray:
+        """The rows that contain ``token`` (empty when it is not in the vocabulary)."""
+        tid = self.vocab.get(token)
+        indptr = self.retriever.scores["indptr"]
+        if tid is None or tid + 1 >= len(indptr):
+            return np.zeros(0, dtype=np.int64)
+        return np.asarray(self.retriever.scores["indices"][int(indptr[tid]):int(indptr[tid + 1])])
+
+    def idf(self, token: str) -> float:
+        """Lucene's BM25 idf; an unknown token gets the idf of a token in no row (it weighs the most)."""
+        n = float(self.retriever.scores["num_docs"])
+        df = float(len(self.postings(token)))
+        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
 
     def scores(self, tokens: list[str]) -> np.ndarray:
         ids = [self.vocab[t] for t in tokens if t in self.vocab]

@@ -21,15 +21,21 @@ from typing import Any, Literal
 import numpy as np
 
 from corpus.collection import Corpus
-from corpus.errors import BadQuery, IndexMismatch
+from corpus.errors import BadQuery, IndexMismatch, RegkbError
 from corpus.model import Clause, Document, ParsedDocument
 from corpus.store import Store
-from corpus.textnorm import first_sentence
+from index.answer_line import answer_line
 from index.build import SCHEMA_VERSION
+from index.calibration import ConfidenceModel
+from index.citations import CitationResolver
 from index.confidence import Confidence, assess
 from index.dense import DenseBackend
+from index.features import Candidates, Retrieved, RowFacts, candidates, confidence_vector
 from index.fusion import convex_fusion, rrf_fusion
 from index.keyword import KeywordBackend
+from index.reading import ReadingTokenizer
+from index.rerank import RankerModel
+from index.vocabulary import Vocabulary, default_vocabulary
 from index.layout import current_build
 from index.snippets import highlight_spans, make_snippet
 from index.tokenizer import Tokenizer, TokenizerConfig
@@ -41,6 +47,7 @@ MODES: tuple[str, ...] = ("hybrid", "bm25", "dense")
 MAX_QUERY_CHARS = 500
 CANDIDATES = 50  # per system, before fusion
 MASK_CACHE = 64  # filter masks kept per loaded build (the corpus of a build never changes)
+CITED_PROBABILITY = 0.99  # a clause the query names by number and that exists is what the user asked for
 
 # The two libraries that keep native state per thread run on one dedicated thread each (per process): the query
 # embedding (torch/MKL keep working buffers, and an OpenMP team, for every thread that runs the model) and the query
@@ -65,14 +72,16 @@ def _worker(name: str) -> ThreadPoolExecutor:
 
 @dataclass(frozen=True, slots=True)
 class FusionConfig:
-    """Default: weighted RRF, k=60, BM25 weighted 1.5 against dense 1.0 — the keyword side is the stronger
-    retriever on this corpus (see README: results were flat for weights 1.25–1.5 and for k 20–60)."""
+    """Default: the learned fusion (index/rerank.py, weights from eval/train.py). "rrf" is the earlier weighted
+    RRF (k=60, BM25 1.5 : dense 1.0) and "convex" a min-max score combination, kept for comparison runs."""
 
-    method: Literal["rrf", "convex"] = "rrf"
+    method: Literal["learned", "rrf", "convex"] = "learned"
     rrf_k: float = 60.0
     weights: dict[str, float] = field(default_factory=lambda: {"bm25": 1.5, "dense": 1.0})
 
     def describe(self) -> dict[str, Any]:
+        if self.method == "learned":
+            return {"method": "learned", "k": None, "weights": None}
         return {"method": self.method, "k": self.rrf_k if self.method == "rrf" else None, "weights": self.weights}
 
 
@@ -106,6 +115,8 @@ class Hit:
     dense_score: float | None
     note: str | None  # 「第2版で追記」 when the clause is new or changed in its edition
     doc_title: str
+    doc_kind: str = ""  # the document's kind: qa, youkou, slides, notice, law (results say 通知・Q&A vs 法令)
+    cited: bool = False  # the query cited this clause by number (「Q&A 2-5」)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -134,7 +145,8 @@ class Searcher:
     """A loaded build: shared read-only by every request (the tokenizer is per-thread internally)."""
 
     def __init__(self, build_dir: Path, manifest: dict[str, Any], corpus: Corpus, rows: list[Clause],
-                 notes: dict[str, str], embedding_model: str | None = None) -> None:
+                 notes: dict[str, str], embedding_model: str | None = None, *, vocabulary: Vocabulary | None = None,
+                 ranker: RankerModel | None = None, calibration: ConfidenceModel | None = None) -> None:
         self.build_dir = build_dir
         self.manifest = manifest
         self.corpus = corpus
@@ -144,6 +156,13 @@ class Searcher:
         self.tokenizer = Tokenizer(TokenizerConfig(**{k: tok[k] for k in ("lemmas", "drop_stop", "number_phrases",
                                                                            "bigrams")}))
         self.keyword = KeywordBackend.load(build_dir)
+        self.heading = KeywordBackend.load(build_dir, field="bm25_heading")
+        self.reading = KeywordBackend.load(build_dir, field="bm25_reading")
+        self.reader = ReadingTokenizer()
+        self.vocabulary: Vocabulary = vocabulary or default_vocabulary()
+        self.ranker = ranker or RankerModel.load()
+        self.calibration = calibration or ConfidenceModel.load()
+        self._citations: CitationResolver | None = None
         self.dense = DenseBackend.load(build_dir, manifest["dense"]["factory"]) if manifest.get("dense") else None
         self._embedding_model = embedding_model
         self._embedder: Any = None
@@ -155,11 +174,15 @@ class Searcher:
         self._masks: OrderedDict[SearchFilters, np.ndarray] = OrderedDict()
         self._masks_lock = threading.Lock()
         self._default_mask = self._mask(SearchFilters())
+        self._facts = RowFacts(rows, self._row_kind)
+        self._row_of = {c.key: i for i, c in enumerate(rows)}
 
     # -- loading -------------------------------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, data_dir: Path, *, check_corpus: bool = True, embedding_model: str | None = None) -> Searcher:
+    def load(cls, data_dir: Path, *, check_corpus: bool = True, embedding_model: str | None = None,
+             **models: Any) -> Searcher:
+        """``models``: vocabulary, ranker, calibration overrides (training and experiments); default the bundled."""
         build = current_build(Path(data_dir))
         manifest = json.loads((build / "manifest.json").read_text("utf-8"))
         if manifest.get("schema") != SCHEMA_VERSION:
@@ -181,7 +204,7 @@ class Searcher:
         with open(build / "rows.jsonl", encoding="utf-8") as f:
             rows = [by_key[json.loads(line)["key"]] for line in f]
         notes = json.loads((build / "notes.json").read_text("utf-8"))
-        return cls(build, manifest, corpus, rows, notes, embedding_model)
+        return cls(build, manifest, corpus, rows, notes, embedding_model, **models)
 
     @property
     def embedder(self) -> Any:
@@ -279,6 +302,9 @@ class Searcher:
         fusion = fusion or FusionConfig()
         allowed = self._default_mask if filters == SearchFilters() else self._mask(filters)
 
+        if mode == "hybrid" and fusion.method == "learned":
+            return self._search_learned(query, k, filters, allowed, started)
+
         # The model runs on its own thread (torch releases the GIL): start it first, tokenize and rank BM25 meanwhile.
         vector = self._start_encoding(query) if mode != "bm25" else None
         tokens, terms = self._tokenize_query(query)
@@ -302,32 +328,135 @@ class Searcher:
         order = sorted(fused, key=lambda r: (-fused[r], bm25_rank.get(r, 10**9), r))[:k]
 
         conf = assess(tokens, bm25, dense, self.keyword)
-        hits = [self._hit(row, fused[row], bm25_rank, dense_rank, bm25_score, dense_score, terms) for row in order]
-        confident = conf.confident and bool(hits)
+        hits = [self._hit(self.rows[row], fused[row], bm25_rank.get(row), dense_rank.get(row), bm25_score.get(row),
+                          dense_score.get(row), terms, query) for row in order]
+        hits = self._with_citations(query, hits, filters, terms, k)
+        confident = (conf.confident or hits[0].cited) if hits else False
         verdict = "answer" if confident else ("check" if hits and conf.coverage >= 0.5 else "out_of_scope")
         return SearchResult(
             query=query, hits=hits, confident=confident, confidence=conf.to_json(), mode=mode,
             probability=0.9 if confident else 0.2, verdict=verdict,  # type: ignore[arg-type]
             fusion=fusion.describe() if mode == "hybrid" else {"method": mode},
-            filters={k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in asdict(filters).items()},
-            took_ms=round((time.perf_counter() - started) * 1000, 2),
+            filters=_filters_json(filters), took_ms=round((time.perf_counter() - started) * 1000, 2),
         )
 
-    def _hit(self, row: int, score: float, bm25_rank: dict[int, int], dense_rank: dict[int, int],
-             bm25_score: dict[int, float], dense_score: dict[int, float], terms: list[str]) -> Hit:
-        c = self.rows[row]
+    # -- the learned hybrid ----------------------------------------------------------------------------------------
+
+    def retrieve(self, query: str, allowed: np.ndarray | None = None) -> tuple[Retrieved, Candidates, list[str]]:
+        """Every retriever's candidates for ``query`` and their feature vectors (also used by eval/train.py);
+        the third item is the query's surface terms, for highlighting."""
+        allowed = self._default_mask if allowed is None else allowed
+        expansions = self.vocabulary.expansions(query)
+        dense_query = f"{query}（{'、'.join(expansions)}）" if expansions else query
+        vector = self._start_encoding(dense_query) if self.dense is not None else None
+        extra = " ".join(expansions)
+        tokenizer, reader = self.tokenizer, self.reader
+
+        def analyse() -> tuple[list[str], list[str], list[str]]:
+            tokens = tokenizer.tokenize(query) + (tokenizer.tokenize(extra) if extra else [])
+            return tokens, tokenizer.terms_for_highlight(query), reader.tokenize(query)
+
+        tokens, terms, reading_tokens = _worker("tokenize").submit(analyse).result()
+        bm25 = self.keyword.rank(tokens, allowed, CANDIDATES)
+        heading = self.heading.rank(tokens, allowed, CANDIDATES // 2)
+        reading = self.reading.rank(reading_tokens, allowed, CANDIDATES // 2)
+        dense = self.dense.rank(vector.result(), allowed, CANDIDATES) if vector is not None else []  # type: ignore[union-attr]
+        r = Retrieved(tokens, reading_tokens, bm25, heading, reading, dense)
+        return r, candidates(query, r, self._facts, self.keyword, self.heading), terms
+
+    def _search_learned(self, query: str, k: int, filters: SearchFilters, allowed: np.ndarray,
+                        started: float) -> SearchResult:
+        r, cands, terms = self.retrieve(query, allowed)
+        scores = self.ranker.score(cands.x[:, self.ranker.columns()]) if cands.rows else np.zeros(0)
+        order = np.argsort(-scores, kind="stable")
+        z = confidence_vector(cands, scores, order)
+        probability = self.calibration.probability(z) if cands.rows else 0.0
+        bm25_rank = {row: i for i, (row, _) in enumerate(r.bm25, start=1)}
+        dense_rank = {row: i for i, (row, _) in enumerate(r.dense, start=1)}
+        bm25_score, dense_score = dict(r.bm25), dict(r.dense)
+        hits = []
+        for i in order[:k]:
+            row = cands.rows[int(i)]
+            hits.append(self._hit(self.rows[row], float(scores[i]), bm25_rank.get(row), dense_rank.get(row),
+                                  bm25_score.get(row), dense_score.get(row), terms, query))
+        hits = self._with_citations(query, hits, filters, terms, k)
+        if hits and hits[0].cited:
+            probability = max(probability, CITED_PROBABILITY)
+        verdict = self.calibration.verdict(probability) if hits else "out_of_scope"
+        conf = {name: round(float(v), 4) for name, v in zip(self.calibration.features, z)}
+        return SearchResult(
+            query=query, hits=hits, confident=verdict == "answer", confidence=conf, mode="hybrid",
+            probability=round(probability, 4), verdict=verdict,  # type: ignore[arg-type]
+            fusion={"method": "learned", "model": self.ranker.info.get("name", "ranker")},
+            filters=_filters_json(filters), took_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+    @property
+    def citations(self) -> CitationResolver:
+        if self._citations is None:
+            self._citations = CitationResolver(self.corpus, law_names(self.corpus))
+        return self._citations
+
+    def _with_citations(self, query: str, hits: list[Hit], filters: SearchFilters, terms: list[str],
+                        k: int) -> list[Hit]:
+        """Clauses the query cites by number lead, in the edition it names (else the one searched)."""
+        cited = []
+        for cc in self.citations.find(query):
+            c = cc.clause
+            if (filters.doc and c.doc_id != filters.doc) or (filters.kind and self._doc(c).kind != filters.kind):
+                continue
+            if filters.edition is None and filters.as_of is not None:
+                p = self.corpus.in_force(c.doc_id, filters.as_of)
+                if p is None or p.document.edition != c.edition:
+                    continue
+            cited.append(c)
+        if not cited:
+            return hits
+        top = max((h.score for h in hits), default=0.0)
+        ids = {(c.doc_id, c.edition, c.section) for c in cited}
+        lead = [self._hit(c, top + 1.0, None, None, None, None, terms, query, cited=True) for c in cited]
+        return (lead + [h for h in hits if (h.doc, h.edition, h.section) not in ids])[:k]
+
+    def _parent(self, c: Clause) -> Clause | None:
+        if not c.parent:
+            return None
+        try:
+            return self.corpus.clause(c.doc_id, c.parent, c.edition)
+        except RegkbError:
+            return None
+
+    def _hit(self, c: Clause, score: float, bm25_rank: int | None, dense_rank: int | None,
+             bm25_score: float | None, dense_score: float | None, terms: list[str], query: str,
+             cited: bool = False) -> Hit:
         doc = self._doc(c)
         snippet, snippet_marks = make_snippet(c.text, terms)
         return Hit(
             doc=c.doc_id, section=c.section, edition=c.edition, edition_label=doc.edition_label,
             date=doc.date.isoformat() if doc.date else None, kind=c.kind, citation=c.citation,
-            heading=c.heading, text=c.text, answer=first_sentence(c.answer) if c.answer else None,
+            heading=c.heading, text=c.text, answer=answer_line(c, query, self._parent(c)),
             snippet=snippet, snippet_highlights=snippet_marks, text_highlights=highlight_spans(c.text, terms),
-            score=round(float(score), 6), bm25_rank=bm25_rank.get(row), dense_rank=dense_rank.get(row),
-            bm25_score=round(bm25_score[row], 4) if row in bm25_score else None,
-            dense_score=round(dense_score[row], 4) if row in dense_score else None,
-            note=self.notes.get(c.key), doc_title=doc.title,
+            score=round(float(score), 6), bm25_rank=bm25_rank, dense_rank=dense_rank,
+            bm25_score=round(bm25_score, 4) if bm25_score is not None else None,
+            dense_score=round(dense_score, 4) if dense_score is not None else None,
+            note=self.notes.get(c.key), doc_title=doc.title, doc_kind=doc.kind, cited=cited,
         )
+
+
+def _filters_json(filters: SearchFilters) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in asdict(filters).items()}
+
+
+def law_names(corpus: Corpus) -> dict[str, str]:
+    """Names (title, label, aliases) of the statutes in the corpus -> law id, for citation lookup."""
+    names: dict[str, str] = {}
+    for doc_id in corpus.doc_ids:
+        d = corpus.get(doc_id).document
+        if d.kind != "law":
+            continue
+        for n in (d.title, d.label, *getattr(d, "aliases", ())):
+            if n:
+                names.setdefault(n, doc_id)
+    return names
 
 
 __all__ = ["Confidence", "FusionConfig", "Hit", "SearchFilters", "SearchResult", "Searcher"]

@@ -1,0 +1,168 @@
+"""Citations typed as queries: 「Q&A 1-2」「Q＆A２－５」「3-7について」「要綱 4(1)ア」「実施要綱の第６」「要綱８（ア）」
+「Q&A第1版2-4」「説明資料 p5」「母子保健法 第20条」 resolve to the clause they name, which then leads the results.
+
+Helpdesk staff type citations to look up the wording they are about to quote; a ranking model would treat 「2-5」
+as a weak keyword. The query is NFKC-folded (full-width digits, ＆, （）, －), a document is named by its label, title
+or a kind word (Q&A, 要綱, 資料, 事務連絡), and a section form is accepted only when that section exists: anything
+else is left to the ranking. Without a document word, a section that exists in exactly one document kind resolves
+(「3-7について」 → the Q&A; 「4(2)エ」 → the 要綱).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from corpus.collection import Corpus
+from corpus.errors import RegkbError
+from corpus.model import Clause
+
+# Words that name a document kind, besides each document's own label and title.
+KIND_WORDS: dict[str, tuple[str, ...]] = {
+    "qa": ("q&a", "qa", "q and a", "質疑応答", "よくある質問", "faq", "問答"),
+    "youkou": ("実施要綱", "要綱"),
+    "slides": ("説明資料", "資料", "スライド"),
+    "notice": ("事務連絡", "通知", "リーフレット"),
+}
+_KATA = "アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワヲン"
+
+_DASH = r"[-‐‑‒–—―ー−]"
+_QA = re.compile(rf"(?<![\d./\-])(\d{{1,2}})\s*(?:{_DASH}|の)\s*(\d{{1,2}})(?![\d./]|\s*{_DASH}\s*\d)")
+_YOUKOU = re.compile(rf"(?<![\d./\-])第?\s*(\d{{1,2}})\s*(?:\(\s*(\d{{1,2}})\s*\))?\s*(?:\(?\s*([{_KATA}])\s*\)?)?"
+                     rf"(?![\d{_KATA}]|\s*[年月日円万億%件ヶか日時])")
+_PAGE = re.compile(r"(?:p\.?|ページ|頁|スライド|slide)\s*(\d{1,3})(?!\d)|(\d{1,3})\s*(?:ページ|頁|枚目|p)(?![a-z])")
+_EDITION = re.compile(r"第\s*(\d{1,2})\s*版")
+
+
+@dataclass(frozen=True, slots=True)
+class CitedClause:
+    """A clause the query names, with the characters of the query that named it."""
+
+    clause: Clause
+    start: int
+    end: int
+
+
+def fold_query(text: str) -> str:
+    """NFKC, lower case, and the Japanese ways of writing the same marks: 「Ｑ＆Ａ２－５」 -> 「q&a2-5」."""
+    t = unicodedata.normalize("NFKC", text).lower()
+    return t.replace("〜", "~").replace("、", " ").replace("，", " ")
+
+
+class CitationResolver:
+    """Finds citations in a query against one corpus snapshot (built once per loaded index)."""
+
+    def __init__(self, corpus: Corpus, law_names: Mapping[str, str] | None = None) -> None:
+        self.corpus = corpus
+        self.law_names = dict(law_names or {})
+        self._docs: list[tuple[str, str, tuple[str, ...]]] = []  # (doc id, kind, names folded, longest first)
+        for doc_id in corpus.doc_ids:
+            d = corpus.get(doc_id).document
+            names = {fold_query(d.label), fold_query(d.title), *KIND_WORDS.get(d.kind, ())}
+            # a label with a date in brackets (「事務連絡（令和7年5月22日）」) is also named without it
+            names |= {fold_query(re.sub(r"\(.*?\)", "", d.label)).strip()}
+            self._docs.append((doc_id, d.kind, tuple(sorted((n for n in names if n), key=len, reverse=True))))
+
+    # -- which document ----------------------------------------------------------------------------------------
+
+    def _named_docs(self, q: str) -> list[tuple[str, int, int]]:
+        """(doc id, start, end) of each document the query names, by its longest matching name."""
+        best: dict[str, tuple[int, int, int]] = {}
+        for doc_id, _kind, names in self._docs:
+            for n in names:
+                i = q.find(n)
+                if i >= 0:
+                    if doc_id not in best or len(n) > best[doc_id][2]:
+                        best[doc_id] = (i, i + len(n), len(n))
+                    break
+        if not best:
+            return []
+        top = max(v[2] for v in best.values())
+        # 「説明資料」 names the slides whose label contains it over the other slides, which only match 「資料」.
+        return [(d, s, e) for d, (s, e, n) in best.items() if n == top]
+
+    def _clause(self, doc_id: str, section: str, edition: int | None) -> Clause | None:
+        try:
+            return self.corpus.clause(doc_id, section, edition)
+        except RegkbError:  # "no such section or edition": not a citation, leave it to the ranking
+            return None
+
+    def _editions(self, doc_id: str, edition: int | None) -> list[int | None]:
+        if edition is None:
+            return [None]
+        known = {p.document.edition for p in self.corpus.editions(doc_id)}
+        return [edition] if edition in known else [None]
+
+    # -- sections ----------------------------------------------------------------------------------------------
+
+    def _candidates(self, q: str, kinds: Iterable[str]) -> list[tuple[str, int, int]]:
+        """(section, start, end) of every section form in the query that fits a document of one of ``kinds``."""
+        kinds = set(kinds)
+        out: list[tuple[str, int, int]] = []
+        if "qa" in kinds:
+            out += [(f"{int(m.group(1))}-{int(m.group(2))}", m.start(), m.end()) for m in _QA.finditer(q)]
+        if "youkou" in kinds:
+            for m in _YOUKOU.finditer(q):
+                major, minor, kana = m.group(1), m.group(2), m.group(3)
+                section = str(int(major)) + (f"({int(minor)})" if minor else "") + (kana or "")
+                out.append((section, m.start(), m.end()))
+        if kinds & {"slides", "notice"}:
+            out += [(f"p{int(m.group(1) or m.group(2))}", m.start(), m.end()) for m in _PAGE.finditer(q)]
+        return out
+
+    def find(self, query: str) -> list[CitedClause]:
+        """The clauses the query cites, most specific first; empty when it cites none that exists."""
+        q = fold_query(query)
+        m = _EDITION.search(q)
+        edition = int(m.group(1)) if m else None
+        named = self._named_docs(q)
+        found: list[CitedClause] = []
+        seen: set[str] = set()
+
+        def add(c: Clause | None, start: int, end: int) -> None:
+            if c is not None and c.key not in seen:
+                seen.add(c.key)
+                found.append(CitedClause(c, start, end))
+
+        if named:
+            for doc_id, _, _ in named:
+                kind = self.corpus.get(doc_id).document.kind
+                for section, s, e in self._candidates(q, [kind]):
+                    for ed in self._editions(doc_id, edition):
+                        add(self._clause(doc_id, section, ed), s, e)
+        else:
+            # No document named: a section form that exists in exactly one document resolves; a bare page number
+            # or a bare 「第6」 is too weak a sign on its own.
+            hits: dict[tuple[str, int, int], list[Clause]] = {}
+            for doc_id, kind, _ in self._docs:
+                if kind not in ("qa", "youkou"):
+                    continue
+                for section, s, e in self._candidates(q, [kind]):
+                    if kind == "youkou" and not re.search(r"[(" + _KATA + "]", section):
+                        continue
+                    c = self._clause(doc_id, section, None)
+                    if c is not None:
+                        hits.setdefault((section, s, e), []).append(c)
+            for (_, s, e), cs in hits.items():
+                if len({c.doc_id for c in cs}) == 1:
+                    add(cs[0], s, e)
+        found += [c for c in self._law_citations(query) if c.clause.key not in seen]
+        # Longest citation text first: 「4(1)ア」 over a stray 「4」 elsewhere in the query.
+        found.sort(key=lambda c: -(c.end - c.start))
+        return found
+
+    def _law_citations(self, query: str) -> list[CitedClause]:
+        if not self.law_names:
+            return []
+        from corpus.lawcite import find_law_citations
+
+        out = []
+        for cite in find_law_citations(query, self.law_names):
+            if cite.section is None:
+                continue
+            c = self._clause(cite.law_id, cite.section, None)
+            if c is not None:
+                out.append(CitedClause(c, cite.start, cite.end))
+        return out

@@ -1,0 +1,109 @@
+"""Learned fusion: a linear model over what each retriever says about a candidate clause, instead of hand weights.
+
+Every clause that any retriever (BM25 on words, BM25 on headings, BM25 on readings, e5) puts in its top candidates
+gets a feature vector (ranks and normalised scores from each, how much of the query its words and its heading
+cover, what kind of clause it is, whether it holds what the question type asks for: an amount for いくら, a date for
+いつ); the score is w·x. The weights are fitted by ``python -m eval.train`` (listwise softmax / conditional logit,
+L2-regularised, chosen by k-fold cross-validation over our own question set) and shipped as JSON beside this
+module; see eval/train.py for the figures.
+
+References: Cao et al., "Learning to Rank: From Pairwise Approach to Listwise Approach" (ListNet, ICML 2007) for
+the top-one softmax objective; McFadden's conditional logit is the same model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+BUNDLED_MODEL = Path(__file__).parent / "data" / "ranker.json"
+
+FEATURES: tuple[str, ...] = (
+    "rrf",             # the old hand-weighted fusion, as one signal among others
+    "bm25_rel",        # BM25 score / best BM25 score of the query (0 when not retrieved)
+    "bm25_rr",         # 1 / BM25 rank
+    "heading_rel",     # BM25 on heading/question only, relative to the best
+    "heading_rr",
+    "reading_rel",     # BM25 on kana-reading bigrams, relative to the best
+    "reading_rr",
+    "dense_gap",       # cosine - best cosine (≤ 0; the floor of the pool when not retrieved)
+    "dense_rr",
+    "text_cov",        # IDF-weighted share of the query's words present in the clause's keyword unit
+    "heading_cov",     # ... present in its heading/question
+    "kind_item",       # Q&A item
+    "kind_clause",     # 要綱 clause
+    "kind_page",       # slide or notice page
+    "kind_law",        # statute article or row
+    "is_parent",       # has child clauses (a parent often outranks the child that is really asked for)
+    "cue_amount",      # the query asks いくら/金額/補助率 and the clause states an amount or ratio
+    "cue_date",        # the query asks いつ/期限 and the clause states a date or period
+    "number_match",    # share of the query's numbers (令和8年度, 1000万円, 1/2) found in the clause
+)
+
+_ASK_AMOUNT = re.compile(r"いくら|幾ら|金額|額は|額を|補助率|割合|何割|上限|何円|何分の|単価|費用は")
+_ASK_DATE = re.compile(r"いつ|何時|期限|締切|締め切り|までに|スケジュール|日程|時期|何月|何日")
+_HAS_AMOUNT = re.compile(r"\d[\d,.]*\s*(?:万|億|千)?円|\d+\s*/\s*\d+|\d+分の\d+|[0-9０-９]+割|補助率|基準額|上限")
+_HAS_DATE = re.compile(r"(?:令和|平成)\s*\d+\s*年|\d+\s*月\s*\d*\s*日?|年度中|期限|まで")
+_NUMBERS = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def query_cues(query: str) -> tuple[bool, bool, list[str]]:
+    """(asks for an amount, asks for a date, the numbers it names)."""
+    return bool(_ASK_AMOUNT.search(query)), bool(_ASK_DATE.search(query)), _NUMBERS.findall(query)
+
+
+def clause_cues(text: str) -> tuple[bool, bool]:
+    return bool(_HAS_AMOUNT.search(text)), bool(_HAS_DATE.search(text))
+
+
+@dataclass(frozen=True, slots=True)
+class RankerModel:
+    """w·((x - mean) / scale) + b over ``features``; the JSON file also carries how it was trained and scored."""
+
+    features: tuple[str, ...]
+    weights: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+    info: dict[str, object]
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.mean) / self.scale) @ self.weights
+
+    def to_json(self) -> dict[str, object]:
+        return {"features": list(self.features), "weights": [round(float(v), 6) for v in self.weights],
+                "mean": [round(float(v), 6) for v in self.mean], "scale": [round(float(v), 6) for v in self.scale],
+                "info": self.info}
+
+    @classmethod
+    def from_json(cls, d: dict[str, object]) -> RankerModel:
+        names = tuple(d["features"])  # type: ignore[arg-type]
+        return cls(names, np.asarray(d["weights"], float), np.asarray(d["mean"], float),
+                   np.asarray(d["scale"], float), dict(d.get("info") or {}))  # type: ignore[arg-type]
+
+    @classmethod
+    def load(cls, path: Path = BUNDLED_MODEL) -> RankerModel:
+        return cls.from_json(json.loads(Path(path).read_text("utf-8")))
+
+    def columns(self) -> list[int]:
+        """Where each of the model's features sits in FEATURES (a model may use a subset)."""
+        return [FEATURES.index(f) for f in self.features]
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    if len(scores) == 0:
+        return scores
+    e = np.exp(scores - scores.max())
+    return e / e.sum()
+
+
+def rr(rank: int | None) -> float:
+    return 0.0 if rank is None else 1.0 / rank
+
+
+def safe_rel(score: float | None, top: float) -> float:
+    return 0.0 if score is None or top <= 0 or math.isnan(score) else float(score) / top
