@@ -231,7 +231,7 @@ def eval_cmd(
     Example: regkb eval ../shared/eval/dev.jsonl --run runs/dev.jsonl
     """
     from eval.harness import report, run_questions, save_run
-    from eval.questions import load_questions
+    from eval.question_set import load_questions
     from index.search import MODES, Searcher
 
     qs = load_questions(questions)
@@ -331,7 +331,7 @@ def compare(
     Example: regkb compare dev.jsonl runs/dev.hybrid.jsonl runs/dev.bm25.jsonl
     """
     from eval.compare import compare_runs
-    from eval.questions import load_questions
+    from eval.question_set import load_questions
 
     if len(runs) < 2:
         raise typer.BadParameter("give at least two run files")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from eval.questions import load_questions
+from eval.question_set import load_questions
 from index.search import Searcher
 
 

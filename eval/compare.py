@@ -8,7 +8,7 @@ from typing import Any
 
 from eval.harness import load_run
 from eval.metrics import METRICS, relabel
-from eval.questions import Question
+from eval.question_set import Question
 
 
 def compare_runs(questions: list[Question], runs: dict[str, Path]) -> Any:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from corpus.store import Store
 from eval.harness import report, run_questions
-from eval.questions import load_questions
+from eval.question_set import load_questions
 from index.build import BuildConfig, build_index
 from index.search import FusionConfig, Searcher
 from index.tokenizer import TokenizerConfig

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.metrics import evaluate
-from eval.questions import Question
+from eval.question_set import Question
 from index.search import FusionConfig, Searcher
 
 
@@ -62,7 +62,7 @@ def report(questions: Sequence[Question], run: list[dict[str, Any]], confident: 
     misses = []
     for q in inside:
         top = by_id[q.id][:1]
-        from eval.questions import matches
+        from eval.question_set import matches
 
         if not top or not any(matches(e, top[0]["doc"], top[0]["section"]) for e in q.expected):
             misses.append({"id": q.id, "question": q.question,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from eval.questions import Question, matches
+from eval.question_set import Question, matches
 
 METRICS = ("recall@1", "recall@5", "mrr@10", "ndcg@10")
 LABELS = {"recall@1": "R@1", "recall@5": "R@5", "mrr@10": "MRR@10", "ndcg@10": "nDCG@10"}
