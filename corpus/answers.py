@@ -454,7 +454,7 @@ class AnswerStore:
         """A consistent copy (sqlite3's online backup: a snapshot even while others write), written aside and then
         moved into place, so ``dest`` is never a half-written database."""
         dest = Path(dest)
-        if dest.is_dir():
+        if dest.is_dir() or not dest.suffix:  # a folder (existing or to be made): a dated file inside it
             dest = dest / f"answers-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}.sqlite3"
         if dest.resolve() == self.path.resolve():
             raise AnswerStoreError("the backup would overwrite the database itself", "give another path")
