@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from api.settings import get_settings
+from cli.answers import app as answers_app
 from corpus.errors import RegkbError
 from corpus.store import Store
 
@@ -22,6 +23,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(answers_app, name="answers")
 log = logging.getLogger(__name__)
 
 
@@ -88,11 +90,17 @@ def ingest(
         overrides = Overrides(doc_id=doc, edition=edition, date=_parse_date(date), kind=kind)
         with tqdm(total=len(paths), desc="ingest", unit="file", disable=None) as bar:
             parsed = ingest_paths(paths, store, overrides, progress=lambda _: bar.update())
+    # Saved answers follow the new editions at once; the store has committed, so this never sees a failed ingest.
+    from corpus.answers_recheck import recheck_answers
+
+    report = recheck_answers(state.data_dir)
     for p in parsed:
         d = p.document
         label = f" {d.edition_label}" if d.edition_label else ""
         typer.echo(f"{d.id} (edition {d.edition}{label}, {d.date or 'undated'}): {len(p.clauses)} clauses "
                    f"from {d.source_name}")
+    if report.checked:
+        typer.echo(report.summary())
     from index.layout import index_root
 
     if not no_build and (index_root(state.data_dir) / "CURRENT").exists():
