@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.reload import follow_builds
 from api.routes import STATIC_DIR, ClauseGraph, render, wants_html
-from api.routes import admin, diff, documents, health, pages, search
+from api.routes import admin, answers, diff, documents, health, pages, search
 from api.settings import Settings, get_settings
 from corpus.errors import IndexMismatch, RegkbError
 from index.search import Searcher
@@ -164,5 +164,6 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     app.include_router(pages.router)
     app.include_router(admin.router)
     app.include_router(diff.router)
+    app.include_router(answers.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -129,6 +129,8 @@ class HealthOut(BaseModel):
     editions: int = 0
     clauses: int = 0
     model: str | None = None
+    answers_needing_review: int = Field(0, description="saved answers whose cited clause changed, was renumbered or "
+                                                       "removed in a newer edition (the 「要確認の回答」 page)")
     message: str | None = None
     hint: str | None = None
 

@@ -20,6 +20,12 @@ class Settings(BaseSettings):
     max_k: int = 50
     admin_token: str | None = Field(None, description="enables the write endpoints (upload, rebuild) when set")
     max_upload_bytes: int = 20 * 1024 * 1024
+    helpdesk_token: str | None = Field(None, description="lets helpdesk staff save and review answers (the admin "
+                                                         "token does too)")
+    max_answer_chars: int = Field(10000, description="longest saved answer text, in characters")
+    max_answer_question_chars: int = Field(2000, description="longest saved question, in characters")
+    max_answer_citations: int = Field(20, description="most cited clauses per saved answer")
+    max_answers_import_bytes: int = Field(5 * 1024 * 1024, description="largest answers import file")
 
 
 @lru_cache(maxsize=1)

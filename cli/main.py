@@ -65,7 +65,9 @@ def _echo_json(obj: object) -> None:
 
 @app.command()
 def ingest(
-    paths: Annotated[Optional[list[Path]], typer.Argument(help="Text or PDF files; none: the bundled corpus.")] = None,
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Text, PDF or law (e-Gov HTML / law Markdown) files, or "
+                                                          "one directory or .tar.xz of law files; none: the bundled "
+                                                          "corpus.")] = None,
     doc: Annotated[Optional[str], typer.Option("--doc", help="Document id (a new edition keeps the id).")] = None,
     edition: Annotated[Optional[int], typer.Option("--edition", min=1, help="Edition number (第N版).")] = None,
     date: Annotated[Optional[str], typer.Option("--date", help="Issue date, YYYY-MM-DD or 令和8年3月9日.")] = None,
@@ -84,8 +86,14 @@ def ingest(
     if not paths:
         if doc or edition or date or kind:
             raise typer.BadParameter("--doc/--edition/--date/--kind need file paths")
-        with tqdm(total=5, desc="ingest", unit="doc", disable=None) as bar:
+        from ingest.pipeline import bundled_entries
+
+        with tqdm(total=len(bundled_entries()), desc="ingest", unit="doc", disable=None) as bar:
             parsed = ingest_bundled(store, progress=lambda _: bar.update())
+    elif len(paths) == 1 and _is_law_archive(paths[0]):
+        if doc or edition or date or kind:
+            raise typer.BadParameter("--doc/--edition/--date/--kind do not apply to a directory or archive of laws")
+        parsed = _ingest_law_archive(paths[0], store)
     else:
         overrides = Overrides(doc_id=doc, edition=edition, date=_parse_date(date), kind=kind)
         with tqdm(total=len(paths), desc="ingest", unit="file", disable=None) as bar:
@@ -109,6 +117,31 @@ def ingest(
 
         path = rebuild_like_current(state.data_dir)
         typer.echo(f"index rebuilt: {path.name}")
+
+
+def _is_law_archive(path: Path) -> bool:
+    from ingest.law_ingest import is_archive
+
+    return is_archive(path)
+
+
+def _ingest_law_archive(path: Path, store: Store) -> list:
+    """A directory or .tar.xz of e-Gov law files: streamed, bad files skipped and recorded, unchanged laws left as
+    they are. Prints a summary instead of one line per law."""
+    from tqdm import tqdm
+
+    from ingest.law_ingest import ingest_law_archive
+
+    with tqdm(desc="ingest laws", unit="file", disable=None) as bar:
+        report = ingest_law_archive(path, store, progress=lambda _: bar.update())
+    typer.echo(f"{report.files} files in {report.seconds:.1f} s ({report.files_per_s:.1f} files/s): "
+               f"{report.stored} laws stored ({report.articles} articles, {report.clauses} clauses), "
+               f"{report.unchanged} unchanged, {len(report.skipped)} skipped")
+    for s in report.skipped[:20]:
+        typer.echo(f"  skipped {s['file']}: {s['reason']}")
+    if report.skipped:
+        typer.echo(f"  the skipped files are listed in {report.report_path}")
+    return []
 
 
 @app.command()

@@ -10,11 +10,14 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-DocKind = Literal["youkou", "qa", "notice", "slides"]
-DOC_KINDS: tuple[str, ...] = ("youkou", "qa", "notice", "slides")
+DocKind = Literal["youkou", "qa", "notice", "slides", "law"]
+DOC_KINDS: tuple[str, ...] = ("youkou", "qa", "notice", "slides", "law")
 
-# What kind of unit a clause is; "item" is a Q&A item, "clause" a numbered 要綱 clause at any level.
-ClauseKind = Literal["preamble", "group", "item", "clause", "page"]
+# What kind of unit a clause is; "item" is a Q&A item, "clause" a numbered 要綱 clause at any level. Statutes:
+# "article" (条, also a 附則 paragraph standing alone), its "paragraph" (項) and "law_item" (号) children, "table"
+# (別表) and its "table_row" (別表の項); their 編/章/節 are "group"s.
+ClauseKind = Literal["preamble", "group", "item", "clause", "page", "article", "paragraph", "law_item", "table",
+                     "table_row"]
 
 
 def _iso(d: dt.date | None) -> str | None:
@@ -58,6 +61,17 @@ class Document:
     effective: dt.date | None = None
     source_name: str = ""
     source_sha256: str = ""
+    # Statutes: e-Gov's law number 「平成二十六年法律第五十号」, revision id, the page to credit and link
+    # (「出典：e-Gov法令検索」), and other names the law goes by (short names such as 難病法).
+    law_num: str | None = None
+    revision_id: str | None = None
+    source_url: str | None = None
+    aliases: tuple[str, ...] = ()
+    source_type: str = ""  # "pdf" or "text": only a PDF's page numbers are real ("" in stores written before)
+
+    @property
+    def from_pdf(self) -> bool:
+        return self.source_type == "pdf"
 
     @property
     def date(self) -> dt.date | None:
@@ -74,12 +88,18 @@ class Document:
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["issued"], d["effective"] = _iso(self.issued), _iso(self.effective)
+        d["aliases"] = list(self.aliases)
+        if self.kind != "law":  # keep the stored form of other documents as it was
+            for k in ("law_num", "revision_id", "source_url", "aliases"):
+                if not d[k]:
+                    del d[k]
         return d
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Document:
         d = dict(d)
         d["issued"], d["effective"] = _date(d.get("issued")), _date(d.get("effective"))
+        d["aliases"] = tuple(d.get("aliases") or ())
         return cls(**d)
 
 

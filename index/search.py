@@ -117,6 +117,7 @@ class Hit:
     doc_title: str
     doc_kind: str = ""  # the document's kind: qa, youkou, slides, notice, law (results say 通知・Q&A vs 法令)
     cited: bool = False  # the query cited this clause by number (「Q&A 2-5」)
+    doc_label: str = ""  # the document's short name: 「難病法」, 「Q&A」
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -438,7 +439,7 @@ class Searcher:
             score=round(float(score), 6), bm25_rank=bm25_rank, dense_rank=dense_rank,
             bm25_score=round(bm25_score, 4) if bm25_score is not None else None,
             dense_score=round(dense_score, 4) if dense_score is not None else None,
-            note=self.notes.get(c.key), doc_title=doc.title, doc_kind=doc.kind, cited=cited,
+            note=self.notes.get(c.key), doc_title=doc.title, doc_kind=doc.kind, doc_label=doc.label, cited=cited,
         )
 
 

@@ -16,6 +16,13 @@ from corpus.model import Clause, Document, ParsedDocument
 
 SKIP_KINDS = frozenset({"group"})  # Q&A group titles ("1. スケジュール") only repeat their items' subject
 MIN_PREAMBLE_CHARS = 80  # a Q&A title page is not an answer to anything
+# A statute is searched by article (条), the unit its caption names; its paragraphs (項) and items (号) are child
+# clauses for citation lookup and display only (indexing them too would triple the rows at 200k articles and
+# split an article's votes). A 別表 is searched by row when it has numbered rows (「別表40の項」).
+# The 附則 of later amending acts (「附則(平成26年法律第50号)第1条」: commencement dates, transitional measures)
+# stay citable but are not searched: they outnumber and outvote the articles people ask about.
+LAW_CHILD_KINDS = frozenset({"paragraph", "law_item"})
+AMENDMENT_SUPPL = ("附則(", "附則[")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +43,10 @@ class ChunkConfig:
                 "max_chars": self.max_chars, "stride": self.stride}
 
 
-def indexable(c: Clause) -> bool:
-    if c.kind in SKIP_KINDS:
+def indexable(c: Clause, has_rows: bool = False) -> bool:
+    if c.kind in SKIP_KINDS or c.kind in LAW_CHILD_KINDS or (c.kind == "table" and has_rows):
+        return False
+    if c.kind in ("article", "table", "table_row") and c.section.startswith(AMENDMENT_SUPPL):
         return False
     return not (c.kind == "preamble" and len(c.text) < MIN_PREAMBLE_CHARS)
 
@@ -50,6 +59,8 @@ def _context(doc: Document, c: Clause, by_section: dict[str, Clause]) -> str:
         chain.append(p.heading)
         parent = p.parent
     label = doc.label if c.kind != "page" else f"{doc.label} {doc.title}"
+    if doc.kind == "law":  # 「難病法 第6条」: the citation itself, so the law's short name and the article match
+        label = c.citation
     return " / ".join([label, *reversed(chain)])
 
 
@@ -58,10 +69,10 @@ def clause_texts(parsed: ParsedDocument, config: ChunkConfig) -> Iterable[tuple[
     by_section = {c.section: c for c in parsed.clauses}
     children: dict[str, list[str]] = {}
     for c in parsed.clauses:
-        if c.parent:
+        if c.parent and c.heading:  # a law's paragraphs and items have no headings to add
             children.setdefault(c.parent, []).append(c.heading)
     for c in parsed.clauses:
-        if not indexable(c):
+        if not indexable(c, c.kind == "table" and c.section in children):
             continue
         context = _context(parsed.document, c, by_section)
         kids = "\n".join(children.get(c.section, []))

@@ -74,3 +74,14 @@ def detect_title(lines: list[Line]) -> str:
             break
         para.append(t)
     return unwrap(para).replace("\n", " ")[:200]
+
+
+def law_format(head: bytes, suffix: str = "") -> str | None:
+    """"law_html" for an HTML page (e-Gov law pages), "law_md" for Markdown (law front matter expected; one without
+    it is refused by the parser with a clear message), None for anything else (text and PDF documents)."""
+    h = head.lstrip(b"\xef\xbb\xbf").lstrip()[:200].lower()
+    if h.startswith(b"<html") or h.startswith(b"<!doctype html") or suffix.lower() in (".html", ".htm"):
+        return "law_html"
+    if suffix.lower() == ".md" or (h.startswith(b"---") and b"law_id" in head[:2000]):
+        return "law_md"
+    return None

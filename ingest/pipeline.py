@@ -21,7 +21,8 @@ from corpus.store import Store
 from corpus.textnorm import fold
 from ingest import textio
 from ingest.clean import clean_lines, nfkc
-from ingest.detect import detect_dates, detect_edition, detect_kind, detect_title
+from ingest.detect import detect_dates, detect_edition, detect_kind, detect_title, law_format
+from ingest.law_ingest import parse_law_path, with_law_edition
 from ingest.parse_pages import guess_pages, parse_pages
 from ingest.parse_qa import parse_qa
 from ingest.parse_youkou import parse_youkou
@@ -135,6 +136,18 @@ def _mark_underlines(text: str, spans: Sequence[tuple[int, int]]) -> str:
     out.append(text[pos:])
     return "".join(out)
 
+def _law_format(path: Path) -> str | None:
+    """"law_html" / "law_md" when the file is a statute (decided by its first bytes and suffix), else None."""
+    if path.suffix.lower() == ".pdf":
+        return None
+    try:
+        with textio.open_source(path) as (fh, _st):
+            head = fh.read(4096)
+    except IngestError:
+        return None  # refused again, with its reason, by the reader that follows
+    return law_format(head, path.suffix)
+
+
 
 def _slug(path: Path) -> str:
     s = re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-")
@@ -156,7 +169,10 @@ def _match_known(title: str, known: list[Document]) -> Document | None:
 def parse_file(path: Path, overrides: Overrides = Overrides(), known: Sequence[Document] = ()) -> ParsedDocument:
     """Parse one file into a document edition. Raises an IngestError subclass naming the file."""
     name = str(path)
-    lines, landscape, sha = _read_lines(path)
+    fmt = _law_format(path)
+    if fmt is not None:  # a statute (e-Gov HTML page or law Markdown): its own parser, its ids from the file
+        return parse_law_path(path, fmt)
+    lines, landscape, sha, is_pdf = _read_lines(path)
     title = overrides.title or detect_title(lines)
     known_by_id = {d.id: d for d in known}
     base = known_by_id.get(overrides.doc_id or "") or (None if overrides.doc_id else _match_known(title, list(known)))
@@ -209,11 +225,14 @@ def _warn_out_of_sequence(raws: list[RawClause], name: str) -> None:
 def ingest_paths(paths: Sequence[Path], store: Store, overrides: Overrides = Overrides(),
                  progress: Callable[[Path], None] | None = None) -> list[ParsedDocument]:
     """Parse every file first, then store them in one atomic step: one bad file changes nothing."""
-    existing = store.load() if store.exists() else Corpus([])
-    known = [p.document for p in existing] + [_bundled_document(e) for e in bundled_entries()]
+    stored = store.manifest_documents() if store.exists() else []  # the manifest only: cheap with 4k laws stored
+    known = stored + [_bundled_document(e) for e in bundled_entries()]
     parsed: list[ParsedDocument] = []
     for path in paths:
-        parsed.append(parse_file(Path(path), overrides, known))
+        p = parse_file(Path(path), overrides, known)
+        if p.document.kind == "law":  # a law's editions are its revisions: same file again = same edition
+            p = with_law_edition(p, [d for d in stored if d.id == p.document.id])
+        parsed.append(p)
         if progress:
             progress(Path(path))
     _check_duplicates(parsed)

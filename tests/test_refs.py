@@ -8,7 +8,9 @@ from corpus.store import Store
 
 def test_qa_answers_link_to_the_youkou(bundled_store: Store) -> None:
     corpus = resolve_refs(bundled_store.load())
-    assert corpus.clause("hojokin-qa", "2-9").refs == ("jisshi-youkou@1#4(2)エ", "jisshi-youkou@1#5ウ")
+    # in reading order: 「実施要綱4（2）エ」, then 「マイナンバー法の別表の40の項」, then 「実施要綱5ウ」
+    assert corpus.clause("hojokin-qa", "2-9").refs == ("jisshi-youkou@1#4(2)エ", "425AC0000000027@1#別表40の項",
+                                                       "jisshi-youkou@1#5ウ")
     assert corpus.clause("hojokin-qa", "3-7").refs == ("jisshi-youkou@1#4(1)", "jisshi-youkou@1#4(2)")
     assert corpus.clause("hojokin-qa", "3-2").refs == ("hojokin-qa@2#3-1",)  # 「3-1によって算定された基準額」
     assert corpus.clause("hojokin-qa", "1-1").refs == ()  # "1/28" and "P.5" are not references

@@ -25,7 +25,8 @@ HERE = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = HERE / "templates"
 STATIC_DIR = HERE / "static"
 
-KIND_LABELS: dict[str, str] = {"qa": "Q&A", "youkou": "要綱", "notice": "通知・事務連絡", "slides": "説明資料"}
+KIND_LABELS: dict[str, str] = {"qa": "Q&A", "youkou": "要綱", "notice": "通知・事務連絡", "slides": "説明資料",
+                               "law": "法令"}
 
 
 def clause_url(doc: str, section: str, edition: int | None = None) -> str:
@@ -117,6 +118,11 @@ class ClauseGraph:
 
     def resolve(self, ref: str) -> Clause | None:
         """A ref key "doc@edition#section" (edition optional: latest; section in any spelling) to its clause."""
+                if target is not None and target.kind in ("paragraph", "law_item") and target.parent:
+                    # a citation of 第9条第2項 is listed on the article's page (第9条) too
+                    article = self.cited_by.setdefault(clause_key(target.doc_id, target.edition, target.parent), [])
+                    if c.key not in article:
+                        article.append(c.key)
         head, sep, section = ref.partition("#")
         if not sep or not section:
             return None

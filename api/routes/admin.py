@@ -101,7 +101,10 @@ async def upload(
             parsed = ingest_paths([path], Store(settings.data_dir), Overrides(doc_id=doc, edition=edition, date=issued))
         finally:
             shutil.rmtree(tmpdir, ignore_errors=True)
-        build = rebuild_like_current(settings.data_dir)
+        from corpus.answers_recheck import recheck_answers
+
+        recheck_answers(settings.data_dir)  # saved answers follow the new edition (after the store's commit)
+        build = rebuild_like_current(settings.data_dir, encoder=settings.encoder())
         d = parsed[0].document
         return {"doc": d.id, "edition": d.edition, "edition_label": d.edition_label, "clauses": len(parsed[0].clauses),
                 "build_id": build.name}
@@ -116,6 +119,6 @@ async def rebuild(settings: SettingsDep, authorization: Annotated[str | None, He
     def work() -> dict[str, Any]:
         from index.build import rebuild_like_current
 
-        return {"build_id": rebuild_like_current(settings.data_dir).name}
+        return {"build_id": rebuild_like_current(settings.data_dir, encoder=settings.encoder()).name}
 
     return await asyncio.to_thread(_locked, work)

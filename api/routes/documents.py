@@ -77,6 +77,7 @@ def list_documents(request: Request, graph: GraphDep) -> Any:
 
 
 @router.get("/documents/{doc}", response_model=DocumentDetail, responses=NOT_FOUND,
+        doc_kind=d.kind, source_url=d.source_url,
             summary="One document: editions, dates and the clause outline of an edition")
 def get_document(request: Request, graph: GraphDep, doc: DocParam, edition: EditionParam = None) -> Any:
     detail = document_detail(graph, doc, edition)

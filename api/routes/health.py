@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import index_error, maybe_searcher
+from api.routes.answers import needing_review_count
 from api.schemas import HealthOut
 from corpus.store import Store
 
@@ -18,7 +19,8 @@ def health(request: Request) -> HealthOut | JSONResponse:
     searcher = maybe_searcher(request)
     if searcher is None:
         err = index_error(request)
-        body = HealthOut(status="no-index", message=err.message, hint=err.hint)
+        body = HealthOut(status="no-index", message=err.message, hint=err.hint,
+                         answers_needing_review=needing_review_count(request))
         return JSONResponse(body.model_dump(), status_code=503)
     corpus = searcher.corpus
     store = Store(request.app.state.settings.data_dir)
@@ -26,4 +28,7 @@ def health(request: Request) -> HealthOut | JSONResponse:
     stale = store.exists() and store.state_hash() != searcher.manifest.get("corpus_hash")
     return HealthOut(status="stale" if stale else "ok", build_id=searcher.manifest.get("build_id"), documents=len(corpus.doc_ids),
                      editions=len(corpus), clauses=sum(len(p.clauses) for p in corpus),
-                     model=(searcher.manifest.get("model") or {}).get("name"))
+                     model=(searcher.manifest.get("model") or {}).get("name"),
+                     embedding_backend=searcher.embedding_backend,
+                     build_backend=(searcher.manifest.get("model") or {}).get("backend"),
+                     answers_needing_review=needing_review_count(request))

@@ -14,7 +14,7 @@ from api.settings import Settings
 from corpus.errors import BadQuery
 from index.search import SearchFilters, SearchResult
 
-Kind = Literal["qa", "youkou", "notice", "slides"]
+Kind = Literal["qa", "youkou", "notice", "slides", "law"]
 ModeParam = Literal["hybrid", "bm25", "dense"]
 
 

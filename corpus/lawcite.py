@@ -1,0 +1,284 @@
+"""Statute citations: kanji numerals, canonical section ids, and law citations found in free text.
+
+Section ids are written as staff cite them, with half-width digits: 「第6条」, 「第19条の2第1項第3号」,
+「附則第1条」, 「別表40の項」. ``normalize_law_section`` accepts what people type (「第十九条の二第一項第三号」,
+「19条の2第1項3号」, 「十九の二」, 「6条」); ``find_law_citations`` finds 「母子保健法 第20条」, 「難病法6条」,
+「児童福祉法第十九条の二」, 「マイナンバー法の別表の40の項」 in text, given the names of the laws.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_UNITS = {"十": 10, "百": 100, "千": 1000}
+KANJI_NUM = "〇零一二三四五六七八九十百千"
+_NUM = rf"(?:\d+|[{KANJI_NUM}]+)"
+
+
+def kanji_to_int(s: str) -> int:
+    """「十九」 -> 19, 「百二十三」 -> 123, 「二〇」 -> 20 (positional), 「千」 -> 1000; also accepts ASCII digits.
+
+    Raises ValueError for anything else (empty, other characters, over 9999)."""
+    s = unicodedata.normalize("NFKC", s).strip()
+    if s.isascii() and s.isdigit():
+        return int(s)
+    if not s or any(ch not in _DIGITS and ch not in _UNITS for ch in s):
+        raise ValueError(f"not a kanji numeral: {s!r}")
+    if not any(ch in _UNITS for ch in s):  # positional form: 二〇 = 20, 六〇 = 60
+        return int("".join(str(_DIGITS[ch]) for ch in s))
+    total, digit, last_unit = 0, None, 10_000
+    for ch in s:
+        if ch in _DIGITS:
+            if digit is not None:
+                raise ValueError(f"not a kanji numeral: {s!r}")
+            digit = _DIGITS[ch]
+        else:
+            unit = _UNITS[ch]
+            if unit >= last_unit:
+                raise ValueError(f"not a kanji numeral: {s!r}")
+            total += (1 if digit is None else digit) * unit
+            digit, last_unit = None, unit
+    return total + (digit or 0)
+
+
+def int_to_kanji(n: int) -> str:
+    """19 -> 「十九」, 123 -> 「百二十三」, 0 -> 「〇」 (1 to 9999 in the form statutes use)."""
+    if not 0 <= n <= 9999:
+        raise ValueError(f"out of range: {n}")
+    if n == 0:
+        return "〇"
+    names = "〇一二三四五六七八九"
+    out = []
+    for unit, mark in ((1000, "千"), (100, "百"), (10, "十")):
+        q, n = divmod(n, unit)
+        if q:
+            out.append(("" if q == 1 else names[q]) + mark)
+    if n:
+        out.append(names[n])
+    return "".join(out)
+
+
+def _n(s: str) -> int:
+    return kanji_to_int(s)
+
+
+# --- section ids ----------------------------------------------------------------------------------------------
+
+_BRANCH = rf"(?:の{_NUM})*"
+_ARTICLE = rf"第?({_NUM})条?({_BRANCH})"
+_SECTION_RE = re.compile(
+    rf"^(附則(?:\([^)]*\))?)?(?:{_ARTICLE})?(?:第?({_NUM})項)?(?:第?({_NUM})号({_BRANCH}))?$")
+_TABLE_RE = re.compile(rf"^別表(?:第({_NUM}))?(?:の?({_NUM}({_BRANCH}))の項)?$")
+_SPACES = re.compile(r"[\s\u3000]+")
+
+
+def _branches(s: str) -> str:
+    return "".join(f"の{_n(b)}" for b in re.findall(_NUM, s or ""))
+
+
+def normalize_law_section(text: str) -> str:
+    """The canonical section id: 「第十九条の二第一項第三号」 -> 「第19条の2第1項第3号」, 「6条」 -> 「第6条」,
+    「十九の二」 -> 「第19条の2」, 「別表第一の四十の項」 -> 「別表第1の40の項」, 「附則第一条」 -> 「附則第1条」.
+
+    Raises ValueError when the text is not a section id."""
+    s = _SPACES.sub("", unicodedata.normalize("NFKC", text or ""))
+    s = s.replace("（", "(").replace("）", ")")
+    if s.startswith("別表"):
+        m = _TABLE_RE.match(s)
+        if not m:
+            raise ValueError(f"not a 別表 section: {text!r}")
+        table = "別表" + (f"第{_n(m.group(1))}" if m.group(1) else "")
+        if m.group(2) is None:
+            return table
+        row = f"{_n(re.match(_NUM, m.group(2)).group())}{_branches(m.group(3))}"  # type: ignore[union-attr]
+        return f"{table}{'の' if m.group(1) else ''}{row}の項"
+    m = _SECTION_RE.match(s)
+    if not m or not s or not any(m.group(i) for i in (2, 4, 5)):
+        raise ValueError(f"not a law section: {text!r}")
+    suppl, art, art_branch, para, item, item_branch = m.groups()
+    if suppl and suppl != "附則":
+        suppl = "附則(" + (law_number_of(suppl[3:-1]) or _law_number(suppl[3:-1])) + ")"
+    out = suppl or ""
+    if art:
+        out += f"第{_n(art)}条{_branches(art_branch)}"
+    if para:
+        out += f"第{_n(para)}項"
+    if item:
+        out += f"第{_n(item)}号{_branches(item_branch)}"
+    return out
+
+
+def _law_number(text: str) -> str:
+    """「平成二十六年法律第五十号」 -> 「平成26年法律第50号」 (numbers half-width; anything else kept)."""
+    return re.sub(_NUM, lambda m: str(_n(m.group())), unicodedata.normalize("NFKC", text))
+
+
+def law_number_of(text: str) -> str | None:
+    """The law number inside a 附則 label 「附　則　（昭和六〇年五月一八日法律第三七号）　抄」 -> 「昭和60年法律第37号」."""
+    m = re.search(rf"((?:明治|大正|昭和|平成|令和)(?:{_NUM}|元)年)(?:{_NUM}月{_NUM}日)?"
+                  rf"([^()（）\s]{{0,12}}?第{_NUM}号)", unicodedata.normalize("NFKC", text))
+    if not m:
+        return None
+    return _law_number(m.group(1) + m.group(2))
+
+
+# --- finding citations in text ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class LawCitation:
+    """A law named in text, with the section it cites (None: the law as a whole); [start, end) in the text."""
+
+    law_id: str
+    section: str | None
+    start: int
+    end: int
+
+
+def _fold_with_offsets(text: str) -> tuple[str, list[int]]:
+    """NFKC per character with whitespace dropped, and for each folded character its offset in ``text``."""
+    out: list[str] = []
+    offsets: list[int] = []
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            continue
+        folded = unicodedata.normalize("NFKC", ch)
+        for f in folded:
+            if not f.isspace():
+                out.append(f)
+                offsets.append(i)
+    return "".join(out), offsets
+
+
+def fold_name(name: str) -> str:
+    return _SPACES.sub("", unicodedata.normalize("NFKC", name))
+
+
+_PAREN = re.compile(r"\([^()]{0,60}\)")
+_AFTER = re.compile(
+    rf"(?:の)?(?:"
+    rf"(?P<table>別表(?:第{_NUM})?(?:の?{_NUM}{_BRANCH}の項)?)"
+    rf"|(?P<suppl>附則)?(?P<art>第?{_NUM}条{_BRANCH}(?:第?{_NUM}項)?(?:第?{_NUM}号{_BRANCH})?)"
+    rf")")
+
+
+def _compile_names(names: Iterable[str]) -> re.Pattern[str] | None:
+    folded = sorted({fold_name(n) for n in names if len(fold_name(n)) >= 2}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, folded))) if folded else None
+
+
+_PATTERN_CACHE: dict[frozenset[str], tuple[re.Pattern[str] | None, dict[str, str]]] = {}
+
+
+def _pattern_for(names: Mapping[str, str]) -> tuple[re.Pattern[str] | None, dict[str, str]]:
+    key = frozenset(names.items())
+    hit = _PATTERN_CACHE.get(key)
+    if hit is None:
+        by_folded = {fold_name(n): law_id for n, law_id in names.items()}
+        hit = (_compile_names(names), by_folded)
+        if len(_PATTERN_CACHE) > 8:
+            _PATTERN_CACHE.clear()
+        _PATTERN_CACHE[key] = hit
+    return hit
+
+
+def find_law_citations(text: str, names: Mapping[str, str]) -> list[LawCitation]:
+    """Every law named in ``text`` (by a full title or short name, a key of ``names`` mapping to its law id), with
+    the section cited right after the name, if any: 「母子保健法 第20条」, 「難病法6条」, 「児童福祉法第十九条の二」,
+    「マイナンバー法の別表の40の項」, 「番号法第9条第2項」, 「…に関する法律（平成25年法律第27号）第９条第２項」.
+
+    Width, spaces and line breaks do not matter; offsets point into the original ``text``."""
+    pattern, by_folded = _pattern_for(names)
+    if pattern is None or not text:
+        return []
+    folded, offsets = _fold_with_offsets(text)
+    out: list[LawCitation] = []
+    for m in pattern.finditer(folded):
+        law_id = by_folded[m.group()]
+        pos = m.end()
+        paren = _PAREN.match(folded, pos)  # 「（平成25年法律第27号）」 or 「（以下「番号法」という。）」
+        if paren:
+            pos = paren.end()
+        section = None
+        end = m.end()
+        a = _AFTER.match(folded, pos)
+        if a and (a.group("table") or a.group("art")):
+            try:
+                section = normalize_law_section(a.group("table") or (a.group("suppl") or "") + a.group("art"))
+                end = a.end()
+            except ValueError:
+                section = None
+        out.append(LawCitation(law_id, section, offsets[m.start()], offsets[end - 1] + 1))
+    return out
+
+
+# --- law names ----------------------------------------------------------------------------------------------------
+
+def builtin_names() -> dict[str, str]:
+    """The small built-in table of short names (corpus/law_names.json): name -> law id."""
+    data: dict[str, Any] = json.loads((resources.files("corpus") / "law_names.json").read_text("utf-8"))
+    return {name: law_id for law_id, entry in data["laws"].items() for name in entry["names"]}
+
+
+def short_name_for(law_id: str) -> str | None:
+    """The short name staff use for a law (the first of the built-in table), if it has one."""
+    data: dict[str, Any] = json.loads((resources.files("corpus") / "law_names.json").read_text("utf-8"))
+    entry = data["laws"].get(law_id)
+    return entry["names"][0] if entry else None
+
+
+_DEFINED = re.compile(r"以下「([^」]{2,30})」という")
+
+
+def defined_short_names(text: str, titles: Mapping[str, str]) -> dict[str, str]:
+    """Short names a document defines for laws: 「障害者の日常生活…法律（平成17年法律第123号。以下「障害者総合支援法」
+    という。）」 -> {"障害者総合支援法": "417AC0000000123"}, for the laws whose full titles are in ``titles``."""
+    pattern, by_folded = _pattern_for(titles)
+    if pattern is None:
+        return {}
+    folded, _ = _fold_with_offsets(text)
+    out: dict[str, str] = {}
+    for m in pattern.finditer(folded):
+        tail = folded[m.end():m.end() + 60]
+        if not tail.startswith("("):
+            continue
+        close = tail.find(")")
+        d = _DEFINED.search(tail[:close if close >= 0 else len(tail)])
+        if d:
+            out[d.group(1)] = by_folded[m.group()]
+    return out
+
+
+def law_names(docs: Iterable[Any]) -> dict[str, str]:
+    """name -> law id for every law among ``docs`` (a Corpus, ParsedDocuments or Documents): each law's title, label
+    and aliases, the built-in short names of those laws, and the short names other documents define for them."""
+    documents, texts = [], []
+    for d in docs:
+        document = getattr(d, "document", d)
+        documents.append(document)
+        if document.kind != "law" and hasattr(d, "clauses"):
+            texts.append("\n".join(c.text for c in d.clauses))
+    laws = {d.id for d in documents if d.kind == "law"}
+    names: dict[str, str] = {}
+    titles: dict[str, str] = {}
+    for d in documents:
+        if d.kind != "law":
+            continue
+        titles[d.title] = d.id
+        for n in (d.title, d.label, *getattr(d, "aliases", ())):
+            if n:
+                names.setdefault(n, d.id)
+    for n, law_id in builtin_names().items():
+        if law_id in laws:
+            names.setdefault(n, law_id)
+    for text in texts:
+        for n, law_id in defined_short_names(text, titles).items():
+            names.setdefault(n, law_id)
+    return names
