@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from starlette.responses import Response
 
+from api import web
 from api.schemas import ClauseRef
 from corpus.collection import Corpus
 from corpus.errors import RegkbError
@@ -70,6 +71,8 @@ def _env() -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True)
     env.globals.update(marked=marked, underlined=underlined, copy_text=copy_text, clause_url=clause_url,
                        document_url=document_url, kind_labels=KIND_LABELS)
+    env.globals.update(edition_name=web.edition_name, copy_texts=web.copy_texts)
+    env.filters["wareki"] = web.iso_wareki  # 令和8年3月9日（2026-03-09）
     return env
 
 
@@ -115,14 +118,14 @@ class ClauseGraph:
                 citing = self.cited_by.setdefault(target.key if target else ref, [])
                 if c.key not in citing:
                     citing.append(c.key)
-
-    def resolve(self, ref: str) -> Clause | None:
-        """A ref key "doc@edition#section" (edition optional: latest; section in any spelling) to its clause."""
                 if target is not None and target.kind in ("paragraph", "law_item") and target.parent:
                     # a citation of 第9条第2項 is listed on the article's page (第9条) too
                     article = self.cited_by.setdefault(clause_key(target.doc_id, target.edition, target.parent), [])
                     if c.key not in article:
                         article.append(c.key)
+
+    def resolve(self, ref: str) -> Clause | None:
+        """A ref key "doc@edition#section" (edition optional: latest; section in any spelling) to its clause."""
         head, sep, section = ref.partition("#")
         if not sep or not section:
             return None
