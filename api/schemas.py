@@ -41,6 +41,8 @@ class HitOut(BaseModel):
     dense_score: float | None
     note: str | None = Field(description="edition note such as 「第2版で追記」")
     doc_title: str
+    doc_kind: str = Field("", description="the document's kind: qa, youkou, notice, slides (通知・Q&A) or law (法令)")
+    doc_label: str = Field("", description="the document's short name, e.g. 難病法 or Q&A")
     url: str = Field(description="the clause page")
     refs: list[ClauseRef] = Field(default_factory=list, description="clauses this one cites")
 
@@ -119,6 +121,9 @@ class ClauseOut(BaseModel):
     refs: list[ClauseRef]
     cited_by: list[ClauseRef]
     url: str
+    doc_kind: str = ""
+    source_url: str | None = Field(None, description="the source to credit and link: for statutes the e-Gov page "
+                                                     "(出典：e-Gov法令検索)")
 
 
 class HealthOut(BaseModel):

@@ -64,6 +64,7 @@ def clause_out(graph: ClauseGraph, c: Clause) -> ClauseOut:
         parent=graph.ref(parent.key) if parent else None, children=graph.children_of(c),
         previous=graph.neighbour(c, -1), next=graph.neighbour(c, 1), refs=graph.refs_of(c),
         cited_by=graph.cited_by_of(c), url=clause_url(c.doc_id, c.section, c.edition),
+        doc_kind=d.kind, source_url=d.source_url,
     )
 
 
@@ -77,7 +78,6 @@ def list_documents(request: Request, graph: GraphDep) -> Any:
 
 
 @router.get("/documents/{doc}", response_model=DocumentDetail, responses=NOT_FOUND,
-        doc_kind=d.kind, source_url=d.source_url,
             summary="One document: editions, dates and the clause outline of an edition")
 def get_document(request: Request, graph: GraphDep, doc: DocParam, edition: EditionParam = None) -> Any:
     detail = document_detail(graph, doc, edition)
