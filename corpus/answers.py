@@ -410,7 +410,7 @@ class AnswerStore:
             sql += " AND (instr(lower(question), lower(?)) OR instr(lower(answer), lower(?)) OR instr(lower(note), lower(?)))"
             args += [q, q, q]
         sql += " ORDER BY id DESC LIMIT ? OFFSET ?"
-        args += [limit, offset]
+        args += [max(0, min(limit, 2**62)), max(0, min(offset, 2**62))]
         if not self.exists():
             return []
         with self.snapshot() as tx:

@@ -242,3 +242,31 @@ def test_concurrent_posts(client: TestClient) -> None:
         t.join()
     assert not errors
     assert len(client.get("/answers").json()["answers"]) == 20
+
+
+def test_no_input_gives_a_server_error(data_dir: Path) -> None:
+    """schemathesis over the /answers operations, with a valid token so the writes are exercised too."""
+    import schemathesis
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as hsettings
+
+    from api.app import load_index
+
+    app_settings = settings(data_dir)
+    app = create_app(app_settings)
+    load_index(app, app_settings, None)
+    with TestClient(app) as c:
+        save(c, "1-1")
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app).include(path_regex="^/answers")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 8
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @hsettings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def check(case) -> None:  # type: ignore[no-untyped-def]
+            case.headers = {**(case.headers or {}), **AUTH}
+            response = case.call()
+            assert response.status_code < 500, f"{case.method} {case.formatted_path} -> {response.status_code}"
+
+        check()

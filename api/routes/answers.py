@@ -11,9 +11,10 @@ import hmac
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Header, Path as PathParam, Query, Request, UploadFile
 from fastapi.responses import Response
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import SettingsDep
 from api.render_diff import to_html
@@ -102,6 +103,10 @@ def _statuses(status: list[str] | None) -> list[str] | None:
     return out or None
 
 
+AnswerId = Annotated[int, PathParam(ge=1, le=2**62, description="the saved answer's id")]
+Auth = Annotated[str | None, Header(description="Bearer <helpdesk or admin token>")]
+
+
 # -- reads ---------------------------------------------------------------------------------------------------------------
 
 
@@ -112,7 +117,7 @@ def list_answers(
                                                           "(repeat or comma-separate)")] = None,
     q: Annotated[str | None, Query(max_length=500, description="text in the question, answer or note")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> AnswersOut:
     ensure_checked(settings.data_dir)
     store = AnswerStore(settings.data_dir)
@@ -159,14 +164,14 @@ def export_answers(
 
 @router.get("/{answer_id}", response_model=SavedAnswerOut, summary="One saved answer with its citations' standing",
             responses=ERRORS)
-def get_answer(settings: SettingsDep, answer_id: int) -> SavedAnswerOut:
+def get_answer(settings: SettingsDep, answer_id: AnswerId) -> SavedAnswerOut:
     ensure_checked(settings.data_dir)
     return answer_out(AnswerStore(settings.data_dir).get(answer_id))
 
 
 @router.get("/{answer_id}/history", summary="What happened to a saved answer (created, edited, re-checked …)",
             responses=ERRORS)
-def answer_history(settings: SettingsDep, answer_id: int) -> dict[str, Any]:
+def answer_history(settings: SettingsDep, answer_id: AnswerId) -> dict[str, Any]:
     store = AnswerStore(settings.data_dir)
     store.get(answer_id)
     return {"id": answer_id, "events": store.events(answer_id)}
@@ -174,7 +179,6 @@ def answer_history(settings: SettingsDep, answer_id: int) -> dict[str, Any]:
 
 # -- writes --------------------------------------------------------------------------------------------------------------
 
-Auth = Annotated[str | None, Header(description="Bearer <helpdesk or admin token>")]
 
 
 @router.post("", status_code=201, response_model=SavedAnswerOut, summary="Save an answer with its cited clauses",
@@ -186,7 +190,7 @@ def create_answer(settings: SettingsDep, body: AnswerIn, authorization: Auth = N
 
 
 @router.put("/{answer_id}", response_model=SavedAnswerOut, summary="Replace a saved answer", responses=ERRORS)
-def replace_answer(settings: SettingsDep, answer_id: int, body: AnswerIn, authorization: Auth = None) -> SavedAnswerOut:
+def replace_answer(settings: SettingsDep, answer_id: AnswerId, body: AnswerIn, authorization: Auth = None) -> SavedAnswerOut:
     check_token(settings, authorization)
     return answer_out(service.edit(settings.data_dir, answer_id, question=body.question, answer=body.answer,
                                    note=body.note, citations=refs(body.citations), limits=limits(settings)))
@@ -194,7 +198,7 @@ def replace_answer(settings: SettingsDep, answer_id: int, body: AnswerIn, author
 
 @router.patch("/{answer_id}", response_model=SavedAnswerOut, summary="Change parts of a saved answer",
               responses=ERRORS)
-def patch_answer(settings: SettingsDep, answer_id: int, body: AnswerPatch, authorization: Auth = None) -> SavedAnswerOut:
+def patch_answer(settings: SettingsDep, answer_id: AnswerId, body: AnswerPatch, authorization: Auth = None) -> SavedAnswerOut:
     check_token(settings, authorization)
     return answer_out(service.edit(settings.data_dir, answer_id, question=body.question, answer=body.answer,
                                    note=body.note, citations=refs(body.citations) if body.citations is not None else None,
@@ -203,7 +207,7 @@ def patch_answer(settings: SettingsDep, answer_id: int, body: AnswerPatch, autho
 
 @router.delete("/{answer_id}", status_code=204, summary="Delete a saved answer (its history is kept)",
                responses=ERRORS)
-def delete_answer(settings: SettingsDep, answer_id: int, authorization: Auth = None) -> Response:
+def delete_answer(settings: SettingsDep, answer_id: AnswerId, authorization: Auth = None) -> Response:
     check_token(settings, authorization)
     AnswerStore(settings.data_dir).delete(answer_id)
     return Response(status_code=204)
@@ -211,7 +215,7 @@ def delete_answer(settings: SettingsDep, answer_id: int, authorization: Auth = N
 
 @router.post("/{answer_id}/review", response_model=SavedAnswerOut,
              summary="Mark an answer reviewed (optionally with a new text or new citations)", responses=ERRORS)
-def review_answer(settings: SettingsDep, answer_id: int, body: ReviewIn | None = None,
+def review_answer(settings: SettingsDep, answer_id: AnswerId, body: ReviewIn | None = None,
                   authorization: Auth = None) -> SavedAnswerOut:
     check_token(settings, authorization)
     body = body or ReviewIn()
@@ -237,7 +241,5 @@ async def import_answers(
     drafts, hashes = answers_io.parse(data, fmt)
     if not drafts:
         raise AnswerImportError("the file holds no answers", "export answers to see the expected layout")
-    from starlette.concurrency import run_in_threadpool
-
     ids = await run_in_threadpool(service.import_drafts, settings.data_dir, drafts, limits(settings), hashes)
     return ImportOut(imported=len(ids), ids=ids)
