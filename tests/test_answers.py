@@ -445,3 +445,13 @@ def test_cli_ingest_rechecks_and_a_failed_ingest_changes_nothing(edition1: Path,
     assert r.returncode == 0 and list((tmp_path / "bk").glob("answers-*.sqlite3"))
     r = regkb("answers", "show", "999", data_dir=edition1)
     assert r.returncode == 2 and "no saved answer 999" in r.stderr
+
+
+def test_saving_against_an_older_edition_is_checked_at_once(edition1: Path) -> None:
+    ingest_edition2(edition1)
+    item = rows_by_class()["renumbered"][0]
+    a = service.save(edition1, AnswerDraft("q", "a", (CitationRef(DOC, item["old"], 1),)))
+    c = a.citations[0]
+    assert (a.status, c.change, c.current_section, c.current_edition) == ("renumbered", "renumbered", item["new"], 2)
+    latest = service.save(edition1, AnswerDraft("q", "a", (CitationRef(DOC, item["new"]),)))
+    assert latest.status == "current" and latest.citations[0].edition == 2
