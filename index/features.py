@@ -16,7 +16,7 @@ from corpus.model import Clause
 from corpus.textnorm import fold
 from index.fusion import rrf_fusion
 from index.keyword import KeywordBackend
-from index.rerank import FEATURES, clause_cues, query_cues, rr, safe_rel, softmax
+from index.rerank import FEATURES, asks_list, clause_cues, query_cues, rr, safe_rel, softmax
 
 RRF_K = 60.0
 RRF_WEIGHTS = {"bm25": 1.5, "dense": 1.0}
@@ -31,6 +31,9 @@ CONFIDENCE_FEATURES: tuple[str, ...] = (
     "top_heading_cov",
     "reading_top",    # best kana-bigram BM25 score, normalised by the query's bigram count
     "n_tokens",       # content words in the query (log1p)
+    "unknown",        # content words of the query the corpus never uses (log1p): 電子処方箋, 加算 …
+    "top_dense",      # cosine of the first candidate (not of the best passage anywhere)
+    "bm25_per_token", # best BM25 score per query word
 )
 
 
@@ -107,6 +110,7 @@ def candidates(query: str, r: Retrieved, facts: RowFacts, keyword: KeywordBacken
     coverage, text_cov = _coverage(r.tokens, keyword, pool_arr)
     _, head_cov = _coverage(r.tokens, heading, pool_arr)
     ask_amount, ask_date, numbers = query_cues(fold(query))
+    ask_list = asks_list(fold(query))
     col = {f: i for i, f in enumerate(FEATURES)}
     x = np.zeros((len(pool), len(FEATURES)))
     for i, row in enumerate(pool):
@@ -127,9 +131,12 @@ def candidates(query: str, r: Retrieved, facts: RowFacts, keyword: KeywordBacken
         x[i, col["is_parent"]] = facts.is_parent[row]
         x[i, col["cue_amount"]] = ask_amount and amount
         x[i, col["cue_date"]] = ask_date and date
+        x[i, col["cue_list"]] = ask_list and facts.is_parent[row]
         x[i, col["number_match"]] = (sum(n in text for n in numbers) / len(numbers)) if numbers else 0.0
     reading_top = (r.reading[0][1] / max(len(r.reading_tokens), 1)) if r.reading else 0.0
-    qf = np.array([0.0, 0.0, 0.0, tops["dense"], coverage, 0.0, 0.0, reading_top, float(np.log1p(len(set(r.tokens))))])
+    unknown = sum(1 for t in set(r.tokens) if len(t) >= 2 and not len(keyword.postings(t)))
+    qf = np.array([0.0, 0.0, 0.0, tops["dense"], coverage, 0.0, 0.0, reading_top, float(np.log1p(len(set(r.tokens)))),
+                   float(np.log1p(unknown)), 0.0, tops["bm25"] / max(len(set(r.tokens)), 1)])
     return Candidates(pool, x, qf, rrf)
 
 
@@ -145,4 +152,5 @@ def confidence_vector(c: Candidates, scores: np.ndarray, order: np.ndarray) -> n
     q[2] = float(scores[first])
     q[5] = c.x[first, col["text_cov"]]
     q[6] = c.x[first, col["heading_cov"]]
+    q[10] = q[3] + c.x[first, col["dense_gap"]]
     return q

@@ -43,10 +43,12 @@ FEATURES: tuple[str, ...] = (
     "cue_amount",      # the query asks いくら/金額/補助率 and the clause states an amount or ratio
     "cue_date",        # the query asks いつ/期限 and the clause states a date or period
     "number_match",    # share of the query's numbers (令和8年度, 1000万円, 1/2) found in the clause
+    "cue_list",        # the query asks for a list (一覧, どれ, 種類) and the clause is a parent of items
 )
 
 _ASK_AMOUNT = re.compile(r"いくら|幾ら|金額|額は|額を|補助率|割合|何割|上限|何円|何分の|単価|費用は")
 _ASK_DATE = re.compile(r"いつ|何時|期限|締切|締め切り|までに|スケジュール|日程|時期|何月|何日")
+_ASK_LIST = re.compile(r"一覧|リスト|どれ|どんな|種類|全部|すべて|全て|何があ|何が対象|範囲")
 _HAS_AMOUNT = re.compile(r"\d[\d,.]*\s*(?:万|億|千)?円|\d+\s*/\s*\d+|\d+分の\d+|[0-9０-９]+割|補助率|基準額|上限")
 _HAS_DATE = re.compile(r"(?:令和|平成)\s*\d+\s*年|\d+\s*月\s*\d*\s*日?|年度中|期限|まで")
 _NUMBERS = re.compile(r"\d+(?:[.,]\d+)*")
@@ -55,6 +57,10 @@ _NUMBERS = re.compile(r"\d+(?:[.,]\d+)*")
 def query_cues(query: str) -> tuple[bool, bool, list[str]]:
     """(asks for an amount, asks for a date, the numbers it names)."""
     return bool(_ASK_AMOUNT.search(query)), bool(_ASK_DATE.search(query)), _NUMBERS.findall(query)
+
+
+def asks_list(query: str) -> bool:
+    return bool(_ASK_LIST.search(query))
 
 
 def clause_cues(text: str) -> tuple[bool, bool]:
