@@ -237,6 +237,16 @@ class Tx:
             out.setdefault(r["answer_id"], []).append(_citation(r))
         return {k: tuple(v) for k, v in out.items()}
 
+    def citations_of(self, ids: Sequence[int]) -> dict[int, tuple[SavedCitation, ...]]:
+        out: dict[int, list[SavedCitation]] = {}
+        for start in range(0, len(ids), 500):  # well under SQLite's limit on bound variables
+            chunk = ids[start : start + 500]
+            rows = self.conn.execute(f"SELECT * FROM citations WHERE answer_id IN ({','.join('?' * len(chunk))}) "
+                                     "ORDER BY answer_id, position", chunk)
+            for r in rows:
+                out.setdefault(r["answer_id"], []).append(_citation(r))
+        return {k: tuple(v) for k, v in out.items()}
+
     def status(self, answer_id: int) -> str | None:
         row = self.conn.execute("SELECT status FROM answers WHERE id = ?", (answer_id,)).fetchone()
         return row["status"] if row else None
@@ -415,7 +425,7 @@ class AnswerStore:
             return []
         with self.snapshot() as tx:
             rows = tx.conn.execute(sql, args).fetchall()
-            cites = tx.all_citations()
+            cites = tx.citations_of([r["id"] for r in rows])
             return [_answer(r, cites.get(r["id"], ())) for r in rows]
 
     def counts(self) -> dict[str, int]:
