@@ -33,15 +33,35 @@ class ModeReport:
 
 def run_questions(searcher: Searcher, questions: Sequence[Question], mode: str, k: int = 10,
                   fusion: FusionConfig | None = None) -> tuple[list[dict[str, Any]], dict[str, bool]]:
-    """One run: [{"id", "hits": [{"doc", "section", "edition", "score"}…]}…] and id -> confident."""
+    """One run: [{"id", "probability", "confident", "hits": [{"doc", "section", "edition", "score"}…]}…] and
+    id -> confident."""
     run, confident = [], {}
     for q in questions:
         result = searcher.search(q.question, k=k, mode=mode, fusion=fusion)  # type: ignore[arg-type]
-        run.append({"id": q.id, "mode": mode, "fusion": result.fusion,
+        run.append({"id": q.id, "mode": mode, "fusion": result.fusion, "probability": result.probability,
+                    "confident": result.confident,
                     "hits": [{"doc": h.doc, "section": h.section, "edition": h.edition, "score": h.score}
                              for h in result.hits]})
         confident[q.id] = result.confident
     return run, confident
+
+
+def per_style(questions: Sequence[Question], run: list[dict[str, Any]], confident: dict[str, bool]
+              ) -> dict[str, dict[str, float]]:
+    """Metrics per question style (and, for out-of-corpus questions, the share not called confident)."""
+    by_id = {r["id"]: r["hits"] for r in run}
+    groups: dict[str, list[Question]] = {}
+    for q in questions:
+        key = ("out-of-corpus: " if q.out_of_corpus else "") + (q.style or "-")
+        groups.setdefault(key, []).append(q)
+    out = {}
+    for key, qs in sorted(groups.items()):
+        if qs[0].out_of_corpus:
+            out[key] = {"n": len(qs), "not_confident": sum(not confident[q.id] for q in qs) / len(qs)}
+        else:
+            out[key] = {"n": len(qs), **evaluate(qs, by_id),
+                        "confident": sum(confident[q.id] for q in qs) / len(qs)}
+    return out
 
 
 def save_run(path: Path, run: list[dict[str, Any]]) -> None:
@@ -70,3 +90,25 @@ def report(questions: Sequence[Question], run: list[dict[str, Any]], confident: 
                            "got": [f"{h['doc']} {h['section']}" for h in by_id[q.id][:3]]})
     return ModeReport(mode, metrics, fusion, sum(confident[q.id] for q in inside), len(inside),
                       sum(not confident[q.id] for q in outside), len(outside), misses)
+
+
+def calibration_text(questions: Sequence[Question], run: list[dict[str, Any]], confident: dict[str, bool],
+                     png: Path) -> tuple[str, Path]:
+    """Per-style table, Brier score and reliability table of one run, and its reliability diagram written to ``png``."""
+    from eval.calibration_report import calibrate, plot
+
+    lines = ["", "| style | n | R@1 | R@5 | MRR@10 | confident (answerable) / not confident (out of corpus) |",
+             "|---|---|---|---|---|---|"]
+    for style, m in per_style(questions, run, confident).items():
+        if "recall@1" in m:
+            lines.append(f"| {style} | {m['n']} | {m['recall@1']:.3f} | {m['recall@5']:.3f} | {m['mrr@10']:.3f} | "
+                         f"{m['confident']:.3f} |")
+        else:
+            lines.append(f"| {style} | {m['n']} | | | | {m['not_confident']:.3f} |")
+    by_id = {r["id"]: r["hits"] for r in run}
+    cal = calibrate(questions, by_id, {r["id"]: float(r.get("probability", 0.0)) for r in run}, confident)
+    lines += ["", f"calibration: Brier {cal.brier:.3f} over {cal.n} questions; confident on answerable "
+              f"{cal.confident_answerable:.3f}, not confident on out-of-corpus {cal.not_confident_out_of_corpus:.3f}",
+              "| predicted | observed | n |", "|---|---|---|"]
+    lines += [f"| {b['predicted']:.2f} | {b['observed']:.2f} | {b['count']} |" for b in cal.bins]
+    return "\n".join(lines), plot(cal, png, "regkb hybrid: P(first result is right)")

@@ -25,6 +25,7 @@ class Question:
     question: str
     expected: tuple[Expected, ...]
     persona: str | None = None
+    style: str | None = None  # colloquial, keyword, scenario, lay, abbreviation, hiragana, typo, citation, near-miss…
 
     @property
     def out_of_corpus(self) -> bool:
@@ -55,7 +56,7 @@ def load_questions(path: Path) -> list[Question]:
         try:
             d = json.loads(line)
             out.append(Question(
-                id=str(d["id"]), question=d["question"], persona=d.get("persona"),
+                id=str(d["id"]), question=d["question"], persona=d.get("persona"), style=d.get("style"),
                 expected=tuple(Expected(e["doc"], e.get("section")) for e in d.get("expected", [])),
             ))
         except (ValueError, KeyError, TypeError) as e:
