@@ -26,7 +26,7 @@ from api.settings import Settings
 from corpus import answers_io
 from corpus import answers_service as service
 from corpus.answers import REVIEW_STATUSES, AnswerDraft, AnswerStore, CitationRef, Limits, SavedAnswer
-from corpus.answers_recheck import diff_item_from_json, ensure_checked
+from corpus.answers_recheck import current_corpus, diff_item_from_json, ensure_checked
 from corpus.diff import EditionDiff
 from corpus.diff_render import CHANGE_LABELS
 from corpus.errors import AnswerImportError, RegkbError
@@ -125,12 +125,23 @@ def list_answers(
     return AnswersOut(answers=[answer_out(a) for a in found], counts=store.counts())
 
 
+def document_labels(data_dir: Path) -> dict[Any, str | None]:
+    """doc id → its short label (Q&A), (doc id, edition) → 第2版: the 新旧対照表 captions."""
+    corpus, _ = current_corpus(data_dir)
+    out: dict[Any, str | None] = {}
+    for p in corpus:
+        out[p.document.id] = p.document.label
+        out[(p.document.id, p.document.edition)] = p.document.edition_label
+    return out
+
+
 @router.get("/review", include_in_schema=False)
 def review_page(request: Request, settings: SettingsDep,
                 status: Annotated[str | None, Query(max_length=40)] = None) -> Response:
     ensure_checked(settings.data_dir)
     store = AnswerStore(settings.data_dir)
     wanted = [status] if status in REVIEW_STATUSES else list(REVIEW_STATUSES)
+    labels = document_labels(settings.data_dir)
     items = []
     for a in store.list(status=wanted):
         cites = []
@@ -138,7 +149,9 @@ def review_page(request: Request, settings: SettingsDep,
             table = None
             if c.diff_row and c.diff_row.get("change") != "unchanged":
                 diff = EditionDiff(doc_id=c.doc, old_edition=c.edition, new_edition=c.current_edition,
-                                   items=(diff_item_from_json(c.diff_row),))
+                                   items=(diff_item_from_json(c.diff_row),), doc_label=labels.get(c.doc),
+                                   old_edition_label=labels.get((c.doc, c.edition)),
+                                   new_edition_label=labels.get((c.doc, c.current_edition)))
                 table = Markup(to_html(diff))  # noqa: S704 (every text escaped inside)
             cites.append({"c": c, "change": CHANGE_LABELS_JA.get(c.change, c.change), "table": table,
                           "status": STATUS_LABELS[c.status]})
