@@ -29,6 +29,7 @@ from index.embed_cache import EmbeddingCache
 from index.keyword import KeywordBackend
 from index.layout import build_lock, new_build_dir, publish
 from index.notes import change_notes_for
+from index.shards import merge_shards
 from index.reading import ReadingTokenizer
 from index.tokenizer import Tokenizer, TokenizerConfig
 from index.units import ChunkConfig, clause_texts
@@ -112,6 +113,8 @@ def build_index(data_dir: Path, config: BuildConfig = BuildConfig(), progress: P
                     passage_texts.append(p)
                     passage_rows.append(row)
             cache = EmbeddingCache(Path(data_dir) / "cache" / "embeddings", embedder.name, embedder.dim)
+            # vectors from `regkb build --shard i/n` workers (index/shards.py) count as cached
+            merge_shards(Path(data_dir), cache, passage_texts, embedder.name, embedder.dim)
             vectors = cache.embed(passage_texts, lambda texts: _encode(embedder, texts, progress))
             dense = DenseBackend.build(vectors, np.asarray(passage_rows, dtype=np.int32), config.faiss_factory)
             manifest_dense = dense.save(tmp)

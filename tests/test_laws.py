@@ -285,3 +285,35 @@ def test_law_names_come_from_titles_table_and_documents() -> None:
     corpus = Corpus([parse_law_path(NANBYO)])
     names = law_names(corpus)
     assert names["難病法"] == names["難病の患者に対する医療等に関する法律"] == "426AC0000000050"
+
+
+def test_sharded_embedding_resumes_and_merges_into_the_cache(tmp_path: Path) -> None:
+    import numpy as np
+
+    from index.embed_cache import EmbeddingCache
+    from index.shards import embed_shard, merge_shards, parse_shard
+
+    class Counting:
+        cache_tag, dim = "test-model", 4
+
+        def __init__(self) -> None:
+            self.encoded = 0
+
+        def encode_passages(self, texts: list[str]) -> np.ndarray:
+            self.encoded += len(texts)
+            return np.full((len(texts), 4), 0.5, np.float32)
+
+    texts = [f"第{i}条の本文" for i in range(60)]
+    enc = Counting()
+    first = embed_shard(tmp_path, texts, 0, 2, enc, limit=5)  # a run stopped early …
+    rest = embed_shard(tmp_path, texts, 0, 2, enc)  # … resumes where it stopped
+    other = embed_shard(tmp_path, texts, 1, 2, enc)
+    assert (first.embedded, rest.already, rest.embedded + first.embedded) == (5, 5, first.passages)
+    assert first.passages + other.passages == len(texts) and enc.encoded == len(texts)
+    cache = EmbeddingCache(tmp_path / "cache" / "embeddings", "test-model", 4)
+    assert merge_shards(tmp_path, cache, texts, "test-model", 4) == len(texts)
+    later = Counting()
+    assert cache.embed(texts, later.encode_passages).shape == (60, 4) and later.encoded == 0
+    assert parse_shard("1/2") == (1, 2)
+    with pytest.raises(ValueError):
+        parse_shard("2/2")
