@@ -37,9 +37,10 @@ def kanji_to_int(s: str) -> int:
     total, digit, last_unit = 0, None, 10_000
     for ch in s:
         if ch in _DIGITS:
-            if digit is not None:
+            # digits in a row after a unit are positional (「百四〇」 = 140, as e-Gov writes some law numbers)
+            digit = _DIGITS[ch] if digit is None else digit * 10 + _DIGITS[ch]
+            if digit >= last_unit:
                 raise ValueError(f"not a kanji numeral: {s!r}")
-            digit = _DIGITS[ch]
         else:
             unit = _UNITS[ch]
             if unit >= last_unit:
@@ -118,7 +119,13 @@ def normalize_law_section(text: str) -> str:
 
 def _law_number(text: str) -> str:
     """「平成二十六年法律第五十号」 -> 「平成26年法律第50号」 (numbers half-width; anything else kept)."""
-    return re.sub(_NUM, lambda m: str(_n(m.group())), unicodedata.normalize("NFKC", text))
+    def num(m: re.Match[str]) -> str:
+        try:
+            return str(_n(m.group()))
+        except ValueError:
+            return m.group()
+
+    return re.sub(_NUM, num, unicodedata.normalize("NFKC", text))
 
 
 def law_number_of(text: str) -> str | None:
