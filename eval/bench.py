@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-http", action="store_true")
     ap.add_argument("--no-profile", action="store_true")
     ap.add_argument("--no-pdf", action="store_true")
+    ap.add_argument("--laws", type=Path, help="also the statute-scale run (eval/bench_laws.py) on this e-Gov archive")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--render-only", action="store_true", help="rewrite the tables (.md) from an existing --out JSON")
     args = ap.parse_args(argv)
@@ -184,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
             emb = out.setdefault("embedding", dict(emb))
             emb["passages_100k"] = est_passages
             emb["est_100k_min"] = round(est_passages / rate / 60, 1)
+    if args.laws:  # the real ≈300k-article corpus: ingest, keyword build, serving, dense rate (eval/bench_laws.py)
+        from eval.bench_laws import run as run_laws
+
+        out["laws"] = run_laws(args.laws, work / "laws-data")
     out["machine_load_end"] = load_snapshot()
     out["speed_probe_end"] = speed_probe()
     out["targets"] = targets(out)
