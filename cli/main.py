@@ -190,12 +190,33 @@ def build(
     no_dense: Annotated[bool, typer.Option("--no-dense", help="Keyword index only (no embedding model).")] = False,
     model: Annotated[Optional[str], typer.Option("--model", envvar="REGKB_EMBEDDING_MODEL",
                                                  help="A local sentence-transformers folder (default e5-small).")] = None,
+    shard: Annotated[Optional[str], typer.Option("--shard", help="Only embed shard i/n of the passages (e.g. 0/2), "
+                                                 "resumably, for parallel workers; a later plain build merges them.")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="With --shard: embed at most this many "
+                                                 "passages in this run.")] = None,
 ) -> None:
     """Build the search index from the ingested corpus (written aside, then swapped in atomically).
 
-    Example: regkb build
+    Example: regkb build   (large corpora: regkb build --shard 0/2 & regkb build --shard 1/2; then regkb build)
     """
     from tqdm import tqdm
+
+    if shard is not None:
+        from index.shards import parse_shard, run_shard
+
+        try:
+            parse_shard(shard)
+        except ValueError as e:
+            raise typer.BadParameter(str(e)) from None
+        with tqdm(desc=f"embed shard {shard}", unit="passage", disable=None) as bar:
+            def tick(done: int, total: int) -> None:
+                bar.total, bar.n = total, done
+                bar.refresh()
+
+            r = run_shard(state.data_dir, shard, model, limit, tick)
+        typer.echo(f"shard {r.shard}/{r.of}: {r.passages} passages, {r.already} done before, {r.embedded} embedded "
+                   f"now in {r.seconds:.1f} s ({r.per_second:.1f} passages/s); run `regkb build` when all are done")
+        return
 
     from index.build import BuildConfig, build_index
 

@@ -159,5 +159,8 @@ def run_shard(data_dir: Path, spec: str, encoder: Any = None, limit: int | None 
     if not store.exists():
         raise IndexNotBuilt(f"no corpus in {store.root}", "run `regkb ingest` first")
     texts = passage_texts(store.load())
-    embedder = load_embedder(encoder, side="passage")
+    try:
+        embedder = load_embedder(encoder, side="passage")
+    except TypeError:  # an embedding layer that takes only the model's name
+        embedder = load_embedder(getattr(encoder, "model", encoder))
     return embed_shard(Path(data_dir), texts, shard, of, embedder, limit, progress)
