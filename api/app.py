@@ -20,9 +20,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import error_pages
 from api.reload import follow_builds
 from api.routes import STATIC_DIR, ClauseGraph, render, wants_html
-from api.routes import admin, answers, diff, documents, health, pages, search
+from api.routes import admin, answers, apidocs, diff, documents, health, pages, search
 from api.settings import Settings, get_settings
 from corpus.errors import IndexMismatch, RegkbError
 from index.search import Searcher
@@ -32,16 +33,10 @@ log = logging.getLogger(__name__)
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
        "base-uri 'none'; frame-ancestors 'none'")
-# Swagger UI at /docs loads its bundle from jsDelivr and starts with an inline script: only there is that allowed.
-DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https:; "
-            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
-DOCS_PATHS = ("/docs", "/docs/oauth2-redirect")
-
-ERROR_TITLES = {"DocumentNotFound": "文書が見つかりません", "EditionNotFound": "指定された版が見つかりません",
-                "ClauseNotFound": "条項が見つかりません", "IndexNotBuilt": "検索インデックスがありません",
-                "IndexMismatch": "検索インデックスが現在のデータと一致しません", "BadQuery": "入力内容を確認してください",
-                "RequestValidationError": "入力内容を確認してください", "NotFound": "ページが見つかりません"}
+# Swagger UI at /docs runs from the swagger-ui-bundle package's files (no CDN, no inline script); its React
+# components set style attributes, so only that page allows inline styles.
+DOCS_CSP = CSP.replace("style-src 'self';", "style-src 'self' 'unsafe-inline';")
+DOCS_PATHS = ("/docs",)
 
 
 class SecurityHeaders:
@@ -69,17 +64,17 @@ class SecurityHeaders:
 
 
 def error_response(request: Request, status: int, kind: str, message: str, hint: str | None,
-                   headers: dict[str, str] | None = None) -> Response:
-    if wants_html(request):
-        return render(request, "error.html", {"status": status, "title": ERROR_TITLES.get(kind, "エラー"),
-                                              "message": message, "hint": hint}, status_code=status)
+                   headers: dict[str, str] | None = None, exc: Exception | None = None) -> Response:
+    if wants_html(request):  # people get Japanese, built from the error's type, never the English detail
+        page = error_pages.for_error(request, status, exc)
+        return render(request, "error.html", page.context(), status_code=status)
     return JSONResponse({"error": {"type": kind, "message": message, "hint": hint}}, status_code=status,
                         headers=headers)
 
 
 async def on_regkb_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RegkbError)
-    return error_response(request, exc.status, type(exc).__name__, exc.message, exc.hint)
+    return error_response(request, exc.status, type(exc).__name__, exc.message, exc.hint, exc=exc)
 
 
 async def on_validation_error(request: Request, exc: Exception) -> Response:
@@ -88,13 +83,13 @@ async def on_validation_error(request: Request, exc: Exception) -> Response:
     parts = [f"{'.'.join(str(p) for p in err.get('loc', ())[1:]) or 'request'}: {err.get('msg', 'invalid')}"
              for err in exc.errors()]
     return error_response(request, 422, "RequestValidationError", "; ".join(parts) or "invalid request",
-                          "see the parameters at /docs")
+                          "see the parameters at /docs", exc=exc)
 
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     kind = "NotFound" if exc.status_code == 404 else "HTTPError"
-    return error_response(request, exc.status_code, kind, str(exc.detail), None, headers=exc.headers)
+    return error_response(request, exc.status_code, kind, str(exc.detail), None, headers=exc.headers, exc=exc)
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
@@ -148,7 +143,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         if follower is not None:
             follower.cancel()
 
-    app = FastAPI(title="regkb", version="0.1.0", lifespan=lifespan, redoc_url=None,
+    app = FastAPI(title="regkb", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="A cited search engine over Japanese regulation documents. Every hit carries its "
                               "citation (document, edition, section). Errors are "
                               '`{"error": {"type", "message", "hint"}}`.')
@@ -165,5 +160,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     app.include_router(admin.router)
     app.include_router(diff.router)
     app.include_router(answers.router)
+    app.include_router(apidocs.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount(apidocs.ASSETS_PATH, StaticFiles(directory=apidocs.ASSETS_DIR), name="docs-assets")
     return app

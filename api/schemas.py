@@ -45,6 +45,17 @@ class HitOut(BaseModel):
     doc_label: str = Field("", description="the document's short name, e.g. 難病法 or Q&A")
     url: str = Field(description="the clause page")
     refs: list[ClauseRef] = Field(default_factory=list, description="clauses this one cites")
+    changes_url: str | None = Field(None, description="the 新旧対照表 row of this clause against the previous "
+                                                      "edition, when it has an edition note")
+
+
+class AsOfExcluded(BaseModel):
+    """A document an as_of search left out, and why."""
+
+    doc: str
+    title: str
+    reason: str = Field(description='"undated": no edition has a date, so when it was in force is unknown; '
+                                    '"later": its first edition is dated after as_of')
 
 
 class SearchResponse(BaseModel):
@@ -52,6 +63,11 @@ class SearchResponse(BaseModel):
     answer: str | None = Field(description="the top hit's direct answer when the result is confident")
     confident: bool = Field(description="false: no clause answers the question directly; hits are only related")
     confidence: dict[str, Any]
+    probability: float = Field(description="calibrated probability (0–1) that the first hit governs the question")
+    verdict: str = Field(description='"answer" (lead with the first hit), "check" (related clauses: verify them) or '
+                                     '"out_of_scope" (the documents do not cover the question)')
+    as_of_excluded: list[AsOfExcluded] = Field(default_factory=list, description="with as_of: the documents left "
+                                               "out (undated, or not issued yet on that date)")
     mode: str
     method: str = Field(description="rrf | convex | bm25 | dense")
     fusion: dict[str, Any]
@@ -112,7 +128,9 @@ class ClauseOut(BaseModel):
     answer: str | None = Field(description="the direct answer (first sentence of a Q&A answer)")
     answer_full: str | None = Field(description="the whole answer body of a Q&A item")
     note: str | None
-    pages: list[int]
+    pages: list[int] = Field(description="pages of the source PDF; empty when the document was not ingested from a PDF")
+    source_pdf: str | None = Field(None, description="the stored PDF the edition was ingested from (add #page=N)")
+    changes_url: str | None = Field(None, description="the 新旧対照表 row of this clause against the previous edition")
     changed_spans: list[tuple[int, int]] = Field(description="[start, end) ranges of text changed in this edition")
     parent: ClauseRef | None
     children: list[ClauseRef]
@@ -134,6 +152,9 @@ class HealthOut(BaseModel):
     editions: int = 0
     clauses: int = 0
     model: str | None = None
+    embedding_backend: str | None = Field(None, description="what embeds queries in this process: onnx-int8, "
+                                                            "onnx-fp32 or torch (null for a keyword-only index)")
+    build_backend: str | None = Field(None, description="what embedded the passages when the index was built")
     answers_needing_review: int = Field(0, description="saved answers whose cited clause changed, was renumbered or "
                                                        "removed in a newer edition (the 「要確認の回答」 page)")
     message: str | None = None

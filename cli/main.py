@@ -367,7 +367,8 @@ def diff(
     Example: regkb diff hojokin-qa --from 1 --to 2 --format md
     """
     from corpus.diff import diff_editions
-    from corpus.diff_render import to_html_page, to_markdown
+    from api.render_diff import to_html_page
+    from corpus.diff_render import to_markdown
 
     if fmt not in ("json", "md", "html"):
         raise typer.BadParameter("--format must be json, md or html")

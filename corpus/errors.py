@@ -56,6 +56,12 @@ class ClauseNotFound(RegkbError):
     status = 404
 
 
+class SourceNotStored(RegkbError):
+    """The edition was not ingested from a PDF, or its PDF is not kept."""
+
+    status = 404
+
+
 class StoreCorrupt(RegkbError):
     status = 500
 

@@ -4,6 +4,7 @@ Layout under ``<data-dir>/corpus``::
 
     manifest.json          which object holds each document edition (replaced atomically, last)
     objects/<sha256>.json  one document edition: document, clauses and cleaned text (content-addressed)
+    originals/<sha256>.pdf the PDF an edition was ingested from, named by its own hash (served at its pages)
 
 Objects are immutable and named by content, so a writer that dies half-way leaves at most a stray temp file:
 the manifest, swapped in with ``os.replace`` only after every object it names is on disk, still points at the
@@ -19,7 +20,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ class Store:
     def __init__(self, data_dir: Path | str) -> None:
         self.root = Path(data_dir) / "corpus"
         self.objects = self.root / "objects"
+        self.originals = self.root / "originals"
         self.manifest_path = self.root / "manifest.json"
 
     @contextlib.contextmanager
@@ -93,12 +95,12 @@ class Store:
         joined = "\n".join(f"{k}={v['object']}" for k, v in sorted(editions.items()))
         return hashlib.sha256(joined.encode()).hexdigest()[:16]
 
-    def load(self) -> Corpus:
-        """Every stored document edition."""
     def manifest_documents(self) -> list[Document]:
         """The stored editions' documents, from the manifest alone (no object is read: cheap at 4k laws)."""
         return [Document.from_json(e["document"]) for e in self._read_manifest()["editions"].values()]
 
+    def load(self) -> Corpus:
+        """Every stored document edition."""
         manifest = self._read_manifest()
         parsed = [self._load_object(entry["object"]) for entry in manifest["editions"].values()]
         return Corpus(parsed)
@@ -115,10 +117,30 @@ class Store:
             text=data["text"],
         )
 
-    def put(self, docs: Iterable[ParsedDocument]) -> list[str]:
-        """Add or replace document editions in one atomic step; returns their keys."""
+    def original_path(self, document: Document) -> Path | None:
+        """The stored PDF this edition was ingested from, if it was ingested from a PDF and the file is kept."""
+        if not document.from_pdf or not document.source_sha256:
+            return None
+        path = self.originals / f"{document.source_sha256}.pdf"
+        return path if path.is_file() else None
+
+    def _put_original(self, sha256: str, source: Path) -> None:
+        target = self.originals / f"{sha256}.pdf"
+        if target.exists():
+            return
+        data = source.read_bytes()
+        if hashlib.sha256(data).hexdigest() != sha256:  # changed since it was parsed: keep no PDF rather than a wrong one
+            log.warning("%s changed while it was ingested; its PDF is not kept", source)
+            return
+        write_atomic(target, data)
+
+    def put(self, docs: Iterable[ParsedDocument], originals: Mapping[str, Path] | None = None) -> list[str]:
+        """Add or replace document editions in one atomic step; returns their keys. ``originals`` maps a source's
+        sha256 to its file: those PDFs are kept (before the manifest names them) so that pages can link to them."""
         docs = list(docs)
         with self._lock():
+            for sha256, source in (originals or {}).items():
+                self._put_original(sha256, source)
             manifest = self._read_manifest()
             for doc in docs:
                 payload = dump_json({
@@ -140,5 +162,10 @@ class Store:
         for path in self.objects.glob("*.json"):
             if path.name not in live:
                 path.unlink(missing_ok=True)
-        for path in [*self.objects.glob(".tmp-*"), *self.root.glob(".tmp-*")]:  # left by killed writers
+        kept = {f"{e['document'].get('source_sha256')}.pdf" for e in manifest["editions"].values()}
+        for path in self.originals.glob("*.pdf"):
+            if path.name not in kept:
+                path.unlink(missing_ok=True)
+        # temp files left by killed writers
+        for path in [*self.objects.glob(".tmp-*"), *self.root.glob(".tmp-*"), *self.originals.glob(".tmp-*")]:
             path.unlink(missing_ok=True)

@@ -77,8 +77,8 @@ def bundled_entries() -> list[BundledEntry]:
     return entries
 
 
-def _read_lines(path: Path) -> tuple[list[Line], bool, str]:
-    """(lines, landscape, sha256) of a source file. PDFs keep their pages; text pages are guessed.
+def _read_lines(path: Path) -> tuple[list[Line], bool, str, bool]:
+    """(lines, landscape, sha256, is_pdf) of a source file. PDFs keep their pages; text pages are guessed.
 
     The file is checked before its content is read (``textio.open_source``: a regular file, not a symbolic
     link) and refused from its size alone when it is over the limit for its type (``textio.MAX_TEXT_BYTES``
@@ -117,8 +117,8 @@ def _read_lines(path: Path) -> tuple[list[Line], bool, str]:
             raise BadPdf(name, "no text left after removing running headers and page numbers",
                          "run OCR first, or ingest a text export")
         landscape = 2 * sum(1 for p in pages if p.landscape) > len(pages)  # most pages wider than tall
-        return lines, landscape, sha
-    return guess_pages(textio.decode_text(data, name)), False, sha
+        return lines, landscape, sha, True
+    return guess_pages(textio.decode_text(data, name)), False, sha, False
 
 
 def _mark_underlines(text: str, spans: Sequence[tuple[int, int]]) -> str:
@@ -201,7 +201,7 @@ def parse_file(path: Path, overrides: Overrides = Overrides(), known: Sequence[D
         label=overrides.label or (base.label if base else KIND_LABELS[kind]),
         edition=edition, edition_label=edition_label,
         issued=overrides.date or issued, effective=overrides.effective or effective,
-        source_name=path.name, source_sha256=sha,
+        source_name=path.name, source_sha256=sha, source_type="pdf" if is_pdf else "text",
     )
     parsed = assemble(document, raws)
     log.info("parsed %s: %s edition %d, %d clauses", path.name, doc_id, edition, len(parsed.clauses))
@@ -236,7 +236,9 @@ def ingest_paths(paths: Sequence[Path], store: Store, overrides: Overrides = Ove
         if progress:
             progress(Path(path))
     _check_duplicates(parsed)
-    store.put(parsed)
+    # The PDFs are kept beside the corpus, so that a clause's page can link to the page of the original.
+    originals = {p.document.source_sha256: Path(path) for p, path in zip(parsed, paths) if p.document.from_pdf}
+    store.put(parsed, originals=originals)
     return parsed
 
 

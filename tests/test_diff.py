@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corpus.diff import MERGE_GAP, EditionDiff, change_notes, diff_editions, hungarian, inline_diff
-from corpus.diff_render import to_html, to_html_page, to_markdown
+from api.render_diff import to_html, to_html_page
+from corpus.diff_render import to_markdown
 from corpus.model import Clause, ParsedDocument, Span
 from ingest.pipeline import Overrides, bundled_entries, parse_file
 
@@ -409,7 +410,8 @@ def test_html_table_marks_changes() -> None:
     d = diff_editions(_qa1(), _qa2())
     h = to_html(d)
     assert h.startswith('<table class="shinkyu">')
-    assert h.count("<tr class=") == len(d.items)
+    assert h.count("<tr id=") == len(d.items)  # every row can be opened by its anchor (a 「第2版で変更」 badge)
+    assert all(f'<tr id="s-{i.new}"' in h for i in d.items if i.new is not None)
     assert "<ins>6</ins>" in h and "<del>5</del>" in h and "<del></del>" not in h
 
 

@@ -1,31 +1,45 @@
 """GET /documents/{doc}/diff?from=&to=: the 新旧対照表 between two editions, JSON for programs, a page for people.
 
 The diff is computed from the served build's clauses on request (alignment of ~30 items takes milliseconds) and
-cached per build, since a build never changes.
+kept for as long as that build is served: the cache hangs off the build's corpus by a weak reference, so a hot swap
+lets the old build's diffs go with it (an lru_cache keyed by corpus kept up to 64 old corpora alive).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
+import weakref
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import FileResponse
 from markupsafe import Markup
 
 from api.deps import GraphDep
+from api.render_diff import STYLESHEET, to_html
 from api.routes import render, wants_html
 from api.schemas import ErrorOut
 from corpus.collection import Corpus
 from corpus.diff import EditionDiff, diff_editions
-from corpus.diff_render import TABLE_CSS, to_html
+from corpus.diff_render import summary
 
 router = APIRouter(tags=["documents"])
 
+_CACHE: weakref.WeakKeyDictionary[Corpus, dict[tuple[str, int, int], EditionDiff]] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
 
-@lru_cache(maxsize=64)
-def _diff(corpus: Corpus, doc: str, old: int, new: int) -> EditionDiff:
-    return diff_editions(corpus.get(doc, old), corpus.get(doc, new))
+
+def cached_diff(corpus: Corpus, doc: str, old: int, new: int) -> EditionDiff:
+    """The diff of two editions of the served corpus; raises DocumentNotFound / EditionNotFound."""
+    with _LOCK:
+        hit = _CACHE.get(corpus, {}).get((doc, old, new))
+    if hit is not None:
+        return hit
+    diff = diff_editions(corpus.get(doc, old), corpus.get(doc, new))
+    with _LOCK:
+        _CACHE.setdefault(corpus, {})[(doc, old, new)] = diff
+    return diff
 
 
 @router.get("/documents/{doc}/diff", summary="Item-level diff between two editions (新旧対照表)",
@@ -38,18 +52,19 @@ def edition_diff(
     to: Annotated[int, Query(ge=1, le=999, description="The newer edition.")],
     changed_only: Annotated[bool, Query(description="Leave unchanged items out of the page.")] = False,
 ) -> Any:
-    diff = _diff(graph.corpus, doc, from_, to)
+    diff = cached_diff(graph.corpus, doc, from_, to)
     if not wants_html(request):
         return diff.to_json()
-    if changed_only:
-        from dataclasses import replace
-
-        diff = replace(diff, items=tuple(i for i in diff.items if i.change != "unchanged"))
+    shown = replace(diff, items=diff.changed) if changed_only else diff
     editions = [p.document for p in graph.corpus.editions(doc)]
-    return render(request, "diff.html", {"diff": diff, "table": Markup(to_html(diff)),  # noqa: S704 (escaped inside)
-                                         "doc": doc, "editions": editions, "changed_only": changed_only})
+    return render(request, "diff.html", {
+        "diff": shown, "table": Markup(to_html(shown)),  # noqa: S704 (every text is escaped inside)
+        "summary": summary(diff), "doc": doc, "doc_title": editions[-1].title, "editions": editions,
+        "changed_only": changed_only, "wide": True,
+    })
 
 
 @router.get("/shinkyu.css", include_in_schema=False)
-def shinkyu_css() -> PlainTextResponse:
-    return PlainTextResponse(TABLE_CSS, media_type="text/css")
+def shinkyu_css() -> FileResponse:
+    """The table's stylesheet at its old address (it lives in /static now)."""
+    return FileResponse(STYLESHEET, media_type="text/css")

@@ -6,13 +6,19 @@ One path serves both (chosen by the Accept header) so that a clause link is the 
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import FileResponse
+from markupsafe import Markup
 
-from api.deps import GraphDep
+from api import web
+from api.deps import GraphDep, SettingsDep
 from api.routes import ClauseGraph, clause_url, document_url, render, wants_html
 from api.schemas import ClauseOut, DocumentDetail, DocumentOut, EditionOut, ErrorOut, OutlineItem
+from corpus.errors import SourceNotStored
 from corpus.model import Clause, ParsedDocument
+from corpus.store import Store
 from corpus.textnorm import first_sentence
 
 router = APIRouter(tags=["documents"])
@@ -51,6 +57,10 @@ def document_detail(graph: ClauseGraph, doc: str, edition: int | None) -> Docume
                           edition_label=d.edition_label, date=_iso(d.date), outline=outline)
 
 
+def pdf_url(doc: str, edition: int) -> str:
+    return f"{document_url(doc)}/pdf?{urlencode({'edition': edition})}"
+
+
 def clause_out(graph: ClauseGraph, c: Clause) -> ClauseOut:
     parsed = graph.corpus.get(c.doc_id, c.edition)
     d = parsed.document
@@ -60,7 +70,10 @@ def clause_out(graph: ClauseGraph, c: Clause) -> ClauseOut:
         date=_iso(d.date), latest_edition=graph.corpus.get(c.doc_id).document.edition, section=c.section,
         kind=c.kind, citation=c.citation, heading=c.heading, text=c.text,
         answer=first_sentence(c.answer) if c.answer else None, answer_full=c.answer, note=graph.notes.get(c.key),
-        pages=list(c.pages), changed_spans=[(s.start, s.end) for s in c.changed_spans],
+        pages=list(c.pages) if d.from_pdf else [],  # pages of a text file are guesses: none shown
+        source_pdf=pdf_url(c.doc_id, c.edition) if d.from_pdf else None,
+        changes_url=web.changes_url(graph.corpus, c.doc_id, c.edition, c.section, graph.notes.get(c.key)),
+        changed_spans=[(s.start, s.end) for s in c.changed_spans],
         parent=graph.ref(parent.key) if parent else None, children=graph.children_of(c),
         previous=graph.neighbour(c, -1), next=graph.neighbour(c, 1), refs=graph.refs_of(c),
         cited_by=graph.cited_by_of(c), url=clause_url(c.doc_id, c.section, c.edition),
@@ -73,7 +86,8 @@ def clause_out(graph: ClauseGraph, c: Clause) -> ClauseOut:
 def list_documents(request: Request, graph: GraphDep) -> Any:
     docs = [document_out(graph.corpus.editions(doc)) for doc in graph.corpus.doc_ids]
     if wants_html(request):
-        return render(request, "documents.html", {"documents": docs})
+        editions = {d.id: web.edition_choices(graph.corpus, d.id) for d in docs}
+        return render(request, "documents.html", {"documents": docs, "editions": editions})
     return docs
 
 
@@ -82,7 +96,8 @@ def list_documents(request: Request, graph: GraphDep) -> Any:
 def get_document(request: Request, graph: GraphDep, doc: DocParam, edition: EditionParam = None) -> Any:
     detail = document_detail(graph, doc, edition)
     if wants_html(request):
-        return render(request, "document.html", {"d": detail})
+        return render(request, "document.html", {"d": detail, "editions": web.edition_choices(graph.corpus, doc),
+                                                 "current": graph.corpus.current(doc).document.edition})
     return detail
 
 
@@ -93,5 +108,35 @@ def get_clause(request: Request, graph: GraphDep, doc: DocParam, section: Sectio
     c = graph.corpus.clause(doc, section, edition)  # normalises 全角 and spacing; raises the 404 errors
     out = clause_out(graph, c)
     if wants_html(request):
-        return render(request, "clause.html", {"c": out})
+        copy = web.copy_texts(answer=out.answer, citation=out.citation, title=out.doc_title, date=out.date,
+                              url=str(request.base_url).rstrip("/") + out.url)
+        return render(request, "clause.html", {"c": out, "copy": copy, "change": _change(graph, c, out)})
     return out
+
+
+def _change(graph: ClauseGraph, c: Clause, out: ClauseOut) -> dict[str, Any] | None:
+    """The old text of a changed clause, its changed runs marked, for the clause page."""
+    if out.changes_url is None:
+        return None
+    from api.render_diff import cell_html
+    from api.routes.diff import cached_diff
+
+    old = web.previous_edition(graph.corpus, c.doc_id, c.edition)
+    assert old is not None  # a changes_url has one
+    diff = cached_diff(graph.corpus, c.doc_id, old, c.edition)
+    item = next((i for i in diff.items if i.new == c.section), None)
+    if item is None or item.old is None:
+        return None
+    return {"old_label": web.edition_name(graph.corpus.get(c.doc_id, old).document), "old_html": Markup(cell_html(item, "old"))}  # noqa: S704 (escaped inside)
+
+
+@router.get("/documents/{doc}/pdf", response_class=FileResponse, responses=NOT_FOUND,
+            summary="The PDF an edition was ingested from (link a page with #page=N)")
+def get_pdf(graph: GraphDep, settings: SettingsDep, doc: DocParam, edition: EditionParam = None) -> FileResponse:
+    d = graph.corpus.get(doc, edition).document  # raises DocumentNotFound / EditionNotFound
+    path = Store(settings.data_dir).original_path(d)
+    if path is None:
+        raise SourceNotStored(f"{doc} (edition {d.edition}) has no stored PDF",
+                              "only documents ingested from a PDF have one; re-ingest the PDF to keep it")
+    return FileResponse(path, media_type="application/pdf", content_disposition_type="inline",
+                        filename=f"{doc}-{d.edition}.pdf")

@@ -1,22 +1,34 @@
-"""The search page at /: server-rendered, Japanese, the direct answer and its citation first."""
+"""The search page at /: server-rendered, Japanese, the direct answer and its citation first.
+
+The form offers only what exists: documents by title, and for the chosen document its own editions (dated, 現行
+marked). The result says what its verdict means — an answer, related clauses to check, or a question the documents
+do not cover — and, with a 基準日, which documents were left out because they are undated or later.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from api import web
 from api.deps import MaybeSearcherDep, SettingsDep, index_error
-from api.routes import render
-from api.routes.documents import document_out
+from api.routes import ClauseGraph, render
 from api.routes.search import check_query, parse_as_of, to_response
 from corpus.errors import BadQuery, DocumentNotFound, EditionNotFound, IndexMismatch, IndexNotBuilt, RegkbError
 from index.search import SearchFilters
 
 router = APIRouter(include_in_schema=False)
 
-LOW_CONFIDENCE = "この質問に直接答える条項は見つかりませんでした。以下は参考として近い条項です。"
+# Questions of the kinds staff ask, one per document kind, to show how to ask (links that run the search).
+EXAMPLES = (
+    "学校保健安全法に基づく医療費援助はこの補助金の対象ですか",
+    "補助金の概算払いはできますか",
+    "補助率は何分の何ですか",
+    "受給者証のマイナンバーカードへの一体化の申請受付はいつからですか",
+)
 
 
 def friendly(e: RegkbError, q: str, max_chars: int) -> str:
@@ -44,28 +56,53 @@ def _edition(value: str | None) -> int | None:
     return int(value)
 
 
+@dataclass(frozen=True, slots=True)
+class DocChoice:
+    id: str
+    title: str
+    kind: str
+    editions: list[web.EditionChoice]  # newest first
+
+    @property
+    def editions_data(self) -> list[list[Any]]:
+        """For the page script: [[edition, label], …], so the 版 list follows the chosen document."""
+        return [[e.edition, e.label] for e in self.editions]
+
+
+def doc_choices(graph: ClauseGraph) -> list[DocChoice]:
+    corpus = graph.corpus
+    return [DocChoice(d, corpus.get(d).document.title, corpus.get(d).document.kind, web.edition_choices(corpus, d))
+            for d in corpus.doc_ids]
+
+
 @router.get("/", response_class=Response)
 def search_page(request: Request, searcher: MaybeSearcherDep, settings: SettingsDep, q: str | None = None,
                 doc: str | None = None, edition: str | None = None, as_of: str | None = None) -> Response:
     max_chars = settings.max_query_chars
     ctx: dict[str, Any] = {"q": q or "", "doc": doc or "", "edition": edition or "", "as_of": as_of or "",
-                           "max_chars": max_chars, "documents": [], "result": None, "error": None,
-                           "low_confidence": LOW_CONFIDENCE, "max_edition": 1, "error_detail": None}
+                           "max_chars": max_chars, "documents": [], "editions": [], "result": None, "error": None,
+                           "error_detail": None, "examples": EXAMPLES, "banner": None, "as_of_date": None,
+                           "base_url": str(request.base_url).rstrip("/")}
     status = 200
     try:
         if searcher is None:
             raise index_error(request)
         graph = request.app.state.graph
-        ctx["documents"] = [document_out(graph.corpus.editions(d)) for d in graph.corpus.doc_ids]
-        ctx["max_edition"] = max(e.edition for d in ctx["documents"] for e in d.editions)
+        ctx["documents"] = doc_choices(graph)
+        chosen = next((d for d in ctx["documents"] if d.id == doc), None)
+        ctx["editions"] = chosen.editions if chosen else []
         if q is not None:
-            filters = SearchFilters(doc=doc or None, edition=_edition(edition), as_of=parse_as_of(as_of))
+            # An edition means something only for one document: without one it would silently drop every
+            # document that has no such edition, so it is not applied.
+            filters = SearchFilters(doc=doc or None, edition=_edition(edition) if doc else None,
+                                    as_of=parse_as_of(as_of))
             result = searcher.search(check_query(q, max_chars), k=10, filters=filters)
             ctx["result"] = to_response(result, graph)
+            ctx["banner"] = web.banner(ctx["result"].verdict)
+            ctx["as_of_date"] = web.iso_wareki(filters.as_of)
     except RegkbError as e:
         ctx["error"] = friendly(e, q or "", max_chars)
-        if not isinstance(e, BadQuery):
-            ctx["error_detail"] = str(e)  # message and hint: what an administrator needs
         # A blank box is not an error worth a status code; everything else keeps the API's status.
         status = 200 if isinstance(e, BadQuery) and "empty" in e.message else e.status
     return render(request, "search.html", ctx, status_code=status)
+

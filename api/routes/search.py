@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 
 from api.deps import GraphDep, SearcherDep
 from api.routes import ClauseGraph, clause_url
-from api.schemas import ErrorOut, HitOut, SearchResponse
+from api import web
+from api.schemas import AsOfExcluded, ErrorOut, HitOut, SearchResponse
 from api.settings import Settings
 from corpus.errors import BadQuery
 from index.search import SearchFilters, SearchResult
@@ -40,15 +41,30 @@ def check_query(q: str, max_chars: int) -> str:
     return q
 
 
+def as_of_excluded(result: SearchResult, graph: ClauseGraph) -> list[AsOfExcluded]:
+    """With as_of: the documents (of those the filters allow) that the search left out, and why."""
+    f = result.filters
+    if not f.get("as_of"):
+        return []
+    corpus = graph.corpus
+    docs = [f["doc"]] if f.get("doc") else corpus.doc_ids
+    if f.get("kind"):
+        docs = [d for d in docs if corpus.get(d).document.kind == f["kind"]]
+    return [AsOfExcluded(doc=d.id, title=d.title, reason=why)
+            for d, why in corpus.out_of_date_range(dt.date.fromisoformat(f["as_of"]), docs)]
+
+
 def to_response(result: SearchResult, graph: ClauseGraph) -> SearchResponse:
     hits = []
     for h in result.hits:
         clause = graph.by_key.get(f"{h.doc}@{h.edition}#{h.section}")
         hits.append(HitOut(**h.to_json(), url=clause_url(h.doc, h.section, h.edition),
-                           refs=graph.refs_of(clause) if clause else []))
+                           refs=graph.refs_of(clause) if clause else [],
+                           changes_url=web.changes_url(graph.corpus, h.doc, h.edition, h.section, h.note)))
     return SearchResponse(
         query=result.query, answer=hits[0].answer if result.confident and hits else None,
         confident=result.confident, confidence=result.confidence, mode=result.mode,
+        probability=result.probability, verdict=result.verdict, as_of_excluded=as_of_excluded(result, graph),
         method=str(result.fusion.get("method", result.mode)), fusion=result.fusion, filters=result.filters,
         took_ms=result.took_ms, hits=hits,
     )

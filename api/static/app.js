@@ -46,17 +46,29 @@
     select.addEventListener("change", function () { select.form.submit(); });
   });
 
-  // Search form: only offer the editions the chosen document has.
+  // Search form: the 版 list holds the chosen document's own editions (data-editions: [[edition, label], …]);
+  // with every document chosen there is no edition to pick, only the latest of each.
   var docSelect = document.getElementById("doc");
   var editionSelect = document.getElementById("edition");
   function syncEditions() {
     if (!docSelect || !editionSelect) { return; }
     var chosen = docSelect.options[docSelect.selectedIndex];
-    var have = chosen && chosen.dataset.editions ? chosen.dataset.editions.split(",") : null;
-    Array.prototype.forEach.call(editionSelect.options, function (option) {
-      option.disabled = Boolean(option.value && have && have.indexOf(option.value) < 0);
+    var editions = [];
+    try { editions = chosen && chosen.dataset.editions ? JSON.parse(chosen.dataset.editions) : []; } catch (e) { editions = []; }
+    var keep = editionSelect.value;
+    while (editionSelect.options.length > 1) { editionSelect.remove(1); }
+    editions.forEach(function (pair) {
+      var option = document.createElement("option");
+      option.value = String(pair[0]);
+      option.textContent = pair[1];
+      editionSelect.appendChild(option);
     });
-    if (editionSelect.selectedOptions[0] && editionSelect.selectedOptions[0].disabled) { editionSelect.value = ""; }
+    editionSelect.value = editions.some(function (pair) { return String(pair[0]) === keep; }) ? keep : "";
+    editionSelect.disabled = editions.length === 0;
   }
   if (docSelect) { docSelect.addEventListener("change", syncEditions); syncEditions(); }
+
+  // After a search, keyboard and screen-reader users start at the results, not at the top of the page.
+  var resultsHeading = document.getElementById("results-heading");
+  if (resultsHeading) { resultsHeading.focus(); }
 })();
