@@ -1,0 +1,78 @@
+"""Issue 11: a citation typed as the query — any width, with or without 第/の/Q&A/要綱, edition given or not —
+resolves to that clause, and leads the results confidently."""
+
+from __future__ import annotations
+
+import pytest
+
+from corpus.store import Store
+from index.citations import CitationResolver
+
+FORMS = [
+    ("Q&A 1-2", "hojokin-qa", "1-2", 2),
+    ("Q＆A２－５", "hojokin-qa", "2-5", 2),
+    ("3-7について", "hojokin-qa", "3-7", 2),
+    ("要綱 4(1)ア", "jisshi-youkou", "4(1)ア", 1),
+    ("実施要綱の第６", "jisshi-youkou", "6", 1),
+    ("要綱８（ア）", "jisshi-youkou", "8ア", 1),
+    ("Q&A第1版2-4", "hojokin-qa", "2-4", 1),
+    ("説明資料 p5", "pmh-senko-r5", "p5", 1),
+    ("事務連絡 2ページ", "jimu-renraku-20250522", "p2", 1),
+    ("Q&A 3-3の内容を教えて", "hojokin-qa", "3-3", 2),
+    ("４（２）エに書いてあること", "jisshi-youkou", "4(2)エ", 1),
+    ("5ウ", "jisshi-youkou", "5ウ", 1),
+    ("Ｑ＆Ａの２の１１", "hojokin-qa", "2-11", 2),
+    ("令和7年度の要綱 4（１）ケ", "jisshi-youkou", "4(1)ケ", 1),
+]
+
+
+@pytest.fixture(scope="module")
+def resolver(bundled_store: Store) -> CitationResolver:
+    return CitationResolver(bundled_store.load())
+
+
+@pytest.mark.parametrize(("query", "doc", "section", "edition"), FORMS)
+def test_every_citation_form_resolves(resolver: CitationResolver, query: str, doc: str, section: str,
+                                      edition: int) -> None:
+    found = resolver.find(query)
+    assert found, query
+    first = found[0].clause
+    assert (first.doc_id, first.section, first.edition) == (doc, section, edition)
+
+
+@pytest.mark.parametrize("query", [
+    "補助率は1/2ですか",              # a fraction, not a section
+    "令和8年3月9日の通知",           # a date
+    "2026-03-09に改訂された",        # an ISO date
+    "Q&A 9-9",                       # no such item
+    "要綱 4(3)ア",                   # no such clause
+    "電話 03-1234-5678",             # a phone number
+    "システム改修の補助対象",         # no citation at all
+])
+def test_things_that_are_not_citations(resolver: CitationResolver, query: str) -> None:
+    assert resolver.find(query) == []
+
+
+def test_edition_that_does_not_exist_falls_back_to_the_latest(resolver: CitationResolver) -> None:
+    (found, *_) = resolver.find("Q&A第5版 2-4")
+    assert (found.clause.section, found.clause.edition) == ("2-4", 2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("query", "doc", "section", "edition"), FORMS[:8])
+def test_cited_clause_leads_the_search_confidently(searcher, query: str, doc: str, section: str,  # type: ignore[no-untyped-def]
+                                                   edition: int) -> None:
+    result = searcher.search(query, k=5)
+    top = result.hits[0]
+    assert (top.doc, top.section, top.edition) == (doc, section, edition)
+    assert top.cited
+    assert result.confident and result.verdict == "answer" and result.probability >= 0.95
+
+
+@pytest.mark.slow
+def test_citation_respects_the_document_filter(searcher) -> None:  # type: ignore[no-untyped-def]
+    from index.search import SearchFilters
+
+    result = searcher.search("Q&A 1-2", k=5, filters=SearchFilters(doc="jisshi-youkou"))
+    assert all(h.doc == "jisshi-youkou" for h in result.hits)
+    assert not any(h.cited for h in result.hits)
