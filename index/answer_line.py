@@ -50,6 +50,11 @@ def _asking(question: str) -> str:
     return next((s for s in reversed(found) if re.search(r"か[。？?]?$", s)), found[-1] if found else "")
 
 
+LAW_KINDS = frozenset({"article", "paragraph", "law_item", "table_row", "supplement"})
+_KANJI_NUM = "〇一二三四五六七八九十百千"
+_LAW_MARKER = re.compile(rf"^\s*(?:第[{_KANJI_NUM}]+条(?:の[{_KANJI_NUM}]+)*|[0-9０-９]+|[{_KANJI_NUM}]+)[\s　]*")
+
+
 def _tail(question: str, keep: int = 80) -> str:
     """The end of a long question, where its subject and predicate are: the answer must stay whole."""
     return question if len(question) <= keep else "…" + question[-(keep - 1):]
@@ -78,6 +83,8 @@ def answer_line(c: Clause, query: str = "", parent: Clause | None = None) -> str
     body = c.text
     if c.heading and body.startswith(c.heading) and c.kind == "page":
         body = body[len(c.heading):]
+    # A statute's article, paragraph or item starts with its own number (「第六条　」「２　」「一　」).
+    body = _LAW_MARKER.sub("", body, count=1) if c.kind in LAW_KINDS else body
     # 「３ 事業内容」: a numbered clause repeats its number and heading as the first line.
     lines = [ln for ln in body.splitlines() if ln.strip()]
     if lines and c.heading and lines[0].strip().endswith(c.heading.strip()) and len(lines) > 1:
