@@ -10,6 +10,7 @@ from corpus.errors import RegkbError
 from corpus.model import Clause
 from corpus.store import Store
 from index.answer_line import answer_line, sentences
+from index.units import indexable
 
 BARE = re.compile(r"^(?:→\s*)?(?:可能です|対象となります|できます|不要です|必要です|該当します|問題ありません)。?$")
 
@@ -58,6 +59,8 @@ def test_no_bundled_clause_leads_with_a_bare_answer(bundled_store: Store) -> Non
     lines = 0
     for p in corpus:
         for c in p.clauses:
+            if not indexable(c):  # never a result (Q&A group titles)
+                continue
             try:
                 parent = corpus.clause(c.doc_id, c.parent, c.edition) if c.parent else None
             except RegkbError:  # a grouping heading that is not itself a clause (a law's 附則)
