@@ -52,16 +52,22 @@ Progress = Callable[[str, int, int], None]
 
 
 def build_index(data_dir: Path, config: BuildConfig = BuildConfig(), progress: Progress | None = None,
-                corpus: Corpus | None = None, corpus_hash: str | None = None) -> Path:
-    """Build from the store under ``data_dir`` (or the given corpus) and make it current. Returns the build dir."""
+                corpus: Corpus | None = None, corpus_hash: str | None = None, embedder: Any | None = None) -> Path:
+    """Build from the store under ``data_dir`` (or the given corpus) and make it current. Returns the build dir.
+
+    ``embedder``: the passage encoder to use instead of loading the configured model. The benchmarks pass theirs
+    (the model they loaded and time, or one that derives vectors for synthetic corpora); its ``name`` is recorded as
+    the model that embeds queries."""
     store = Store(data_dir)
     if corpus is None:
         if not store.exists():
             raise IndexNotBuilt(f"no corpus in {store.root}", "run `regkb ingest` first")
         corpus_hash = store.state_hash()
         corpus = store.load()
-    corpus = resolve_refs(corpus)
     timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    corpus = resolve_refs(corpus)
+    timings["refs_s"] = time.perf_counter() - t0
     build_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
     with build_lock(data_dir):
         tmp = new_build_dir(data_dir, build_id)
@@ -81,6 +87,7 @@ def build_index(data_dir: Path, config: BuildConfig = BuildConfig(), progress: P
             token_lists.append(tokenizer.tokenize(text))
             if progress and i % 200 == 0:
                 progress("tokenize", i, len(unit_texts))
+        timings["tokenize_s"] = time.perf_counter() - t0
         keyword = KeywordBackend.build(token_lists)
         manifest_bm25 = keyword.save(tmp)
         timings["bm25_s"] = time.perf_counter() - t0
@@ -105,7 +112,8 @@ def build_index(data_dir: Path, config: BuildConfig = BuildConfig(), progress: P
             t0 = time.perf_counter()
             from index.embedding import load_embedder
 
-            embedder = load_embedder(config.embedding_model)
+            if embedder is None:
+                embedder = load_embedder(config.embedding_model)
             passage_texts: list[str] = []
             passage_rows: list[int] = []
             for row, texts in enumerate(dense_texts):
