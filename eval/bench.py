@@ -39,7 +39,6 @@ from eval.bench_common import REPO, say
 from eval.bench_corpus import RealCorpus, Synthetic, VectorSource, embed_subset, load_real_corpus, prefix, synthesize
 from eval.bench_ingest import pdf_ingest
 from eval.bench_machine import load_snapshot, machine, speed_probe, versions
-from eval.bench_profile import refs_scaling
 from eval.bench_queries import QueryPool, distinct_queries
 from eval.bench_render import tables, targets
 from eval.bench_size import parse_size, run_size
@@ -95,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                                "queries": "dev and out-of-corpus questions plus perturbations, distinct per "
                                           "measurement so the query-embedding LRU cache never answers",
                                "load": "other processes may share the 2 cores: see machine_load_* snapshots",
-                               "refs": "cross-references are resolved for the real corpus only (see refs_scaling)",
+                               "build": "every size is built by index/build.py (cross-references included); "
+                                        "vectors come from the benchmark's encoder (real or derived)",
                                "threads": "query embedding and tokenizing run on index.search's dedicated threads; "
                                           "the benchmark runs its own model work on the same thread"}}
     say(f"regkb benchmark: {out['machine']['cpu_model']}, {out['machine']['cores']} cores, "
@@ -124,10 +124,6 @@ def main(argv: list[str] | None = None) -> int:
         out["synthesis_s"] = round(time.perf_counter() - t0, 2)
         say(f"synthesised {big.rows:,} rows ({big.documents:,} documents, {big.editions:,} editions) in "
             f"{out['synthesis_s']} s")
-        out["refs_scaling"] = refs_scaling(big)
-        if out["refs_scaling"]:
-            say(f"cross-reference resolution (build step): {out['refs_scaling']['points']}; extrapolated to "
-                f"{big.rows:,} rows: {out['refs_scaling']['extrapolated_s']:.0f} s")
 
     results = []
     largest_label = labels[-1]
@@ -140,8 +136,10 @@ def main(argv: list[str] | None = None) -> int:
                 t = time.perf_counter()
                 vecs = on_model_thread(lambda: embedder.encode_passages(texts, batch_size=32))
                 sec = time.perf_counter() - t
-                emb_info.update({"passages": len(texts), "seconds": round(sec, 2),
-                                 "passages_per_s": round(len(texts) / sec, 1)})
+                # The build asks a chunk at a time: add up.
+                n = emb_info.get("passages", 0) + len(texts)
+                total = emb_info.get("seconds", 0.0) + sec
+                emb_info.update({"passages": n, "seconds": round(total, 2), "passages_per_s": round(n / total, 1)})
                 return vecs, {"real_embedded": len(texts), "derived": 0}
 
             corpus_info = {"kind": "real", "documents": len(real.corpus.doc_ids), "editions": len(real.corpus),

@@ -7,8 +7,8 @@ keyword index sees realistic text; nothing about their answers is meaningful, so
 
 Embedding 100k passages on 2 cores takes hours, so for synthetic sizes a real subset of passages is embedded with
 the model and every other passage vector is DERIVED: the vector of an embedded passage from the same template clause
-plus small Gaussian noise, renormalised (cosine ≈ 0.92 to its source). The faiss index is then built from those
-vectors with ``DenseBackend.build`` — index/build.py is not used for synthetic sizes, only its file layout.
+plus small Gaussian noise, renormalised (cosine ≈ 0.92 to its source). Every size is built by index/build.py itself,
+given a passage encoder (BenchEncoder) that hands it these vectors.
 """
 
 from __future__ import annotations
@@ -17,24 +17,18 @@ import datetime as dt
 import json
 import random
 import re
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from corpus.collection import Corpus
-from corpus.model import Clause, Document, ParsedDocument
-from corpus.store import Store, dump_json
-from index.build import SCHEMA_VERSION, BuildConfig
-from index.dense import DenseBackend
-from index.keyword import KeywordBackend
-from index.layout import build_lock, new_build_dir, publish
-from index.tokenizer import Tokenizer
+from corpus.model import Document, ParsedDocument
+from corpus.store import Store
+from index.build import BuildConfig, build_index
 from index.units import clause_texts
 
 REPO = Path(__file__).resolve().parent.parent
@@ -279,10 +273,13 @@ class VectorSource:
     target_cosine: float = 0.92
     seed: int = 11
 
+    def __post_init__(self) -> None:
+        # One stream per source: the build asks for vectors a chunk at a time, and chunks must not repeat the noise.
+        self._rngs = (np.random.default_rng(self.seed), random.Random(self.seed))
+
     def vectors(self, passage_texts: list[str], passage_keys: list[tuple[str, int]],
                 template_of: dict[str, str], dim: int) -> tuple[np.ndarray, dict[str, Any]]:
-        rng = np.random.default_rng(self.seed)
-        pyrng = random.Random(self.seed)
+        rng, pyrng = self._rngs
         out = np.empty((len(passage_texts), dim), dtype=np.float32)
         sigma = noise_sigma(dim, self.target_cosine)
         real = derived = 0
@@ -356,94 +353,60 @@ def embed_subset(embedder: Any, synth: Synthetic, n: int, seed: int = 5,
 VectorFn = Callable[[list[str], list[tuple[str, int]]], tuple[np.ndarray, dict[str, Any]]]
 
 
-def build(data_dir: Path, corpus: Corpus, vector_fn: VectorFn, embedder: Any, *, corpus_hash: str | None = None,
-          notes: bool = True, refs: bool = False, factory: str | None = None,
+class BenchEncoder:
+    """The passage encoder handed to index/build.py: the loaded model's identity (its name goes into the manifest, so
+    queries are embedded with it), vectors from ``vector_fn`` (the model itself, or derived), timed."""
+
+    def __init__(self, embedder: Any, vector_fn: VectorFn, corpus: Corpus) -> None:
+        self._embedder = embedder
+        self._vector_fn = vector_fn
+        texts, keys = passages_of(corpus)
+        self._key_of: dict[str, tuple[str, int]] = {}
+        for t, k in zip(texts, keys):
+            self._key_of.setdefault(t, k)  # the build embeds each distinct text once
+        self.seconds = 0.0
+        self.info: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._embedder, name)
+
+    @property
+    def cache_tag(self) -> str:
+        # Derived vectors must never be mistaken for the model's in an embedding cache.
+        return f"{getattr(self._embedder, 'cache_tag', self._embedder.name)}#bench-{id(self._vector_fn):x}"
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        t0 = time.perf_counter()
+        vectors, info = self._vector_fn(list(texts), [self._key_of[t] for t in texts])
+        self.seconds += time.perf_counter() - t0
+        for k, v in info.items():
+            self.info[k] = self.info.get(k, 0) + v if isinstance(v, int) else v
+        return vectors
+
+
+def build(data_dir: Path, corpus: Corpus, vector_fn: VectorFn, embedder: Any, *, factory: str | None = None,
           log: Callable[[str], None] = print) -> tuple[Path, dict[str, Any]]:
-    """Write a complete build (the same files and manifest as index/build.py) with each component timed:
-    tokenize, BM25 indexing, vectors (real embedding or derived), faiss, metadata. Returns (build dir, report)."""
-    config = BuildConfig(faiss_factory=factory)
-    timings: dict[str, float] = {}
-    if refs:
-        try:
-            from corpus.refs import resolve_refs
-
-            t0 = time.perf_counter()
-            corpus = resolve_refs(corpus)
-            timings["refs_s"] = time.perf_counter() - t0
-        except ImportError:
-            pass
-    build_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
-    with build_lock(data_dir):
-        tmp = new_build_dir(data_dir, build_id)
-        rows: list[Clause] = []
-        unit_texts: list[str] = []
-        passage_texts: list[str] = []
-        passage_keys: list[tuple[str, int]] = []
-        passage_rows: list[int] = []
-        for parsed in corpus:
-            for clause, keyword_text, dense in clause_texts(parsed, config.chunking):
-                for j, p in enumerate(dense):
-                    passage_texts.append(p)
-                    passage_keys.append((clause.key, j))
-                    passage_rows.append(len(rows))
-                rows.append(clause)
-                unit_texts.append(keyword_text)
-
-        t0 = time.perf_counter()
-        tokenizer = Tokenizer(config.tokenizer)
-        token_lists = [tokenizer.tokenize(t) for t in unit_texts]
-        timings["tokenize_s"] = time.perf_counter() - t0
-        log(f"    tokenized {len(unit_texts):,} units in {timings['tokenize_s']:.1f}s")
-        t0 = time.perf_counter()
-        keyword = KeywordBackend.build(token_lists)
-        manifest_bm25 = keyword.save(tmp)
-        timings["bm25_index_s"] = time.perf_counter() - t0
-        del token_lists
-
-        t0 = time.perf_counter()
-        vectors, vector_info = vector_fn(passage_texts, passage_keys)
-        timings["vectors_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        dense = DenseBackend.build(vectors, np.asarray(passage_rows, dtype=np.int32), config.faiss_factory)
-        manifest_dense = dense.save(tmp)
-        timings["faiss_s"] = time.perf_counter() - t0
-        log(f"    faiss {dense.factory} over {len(passage_texts):,} passages in {timings['faiss_s']:.1f}s")
-        del dense
-
-        t0 = time.perf_counter()
-        note_map: dict[str, str] = {}
-        if notes:
-            from index.notes import change_notes_for
-
-            note_map = change_notes_for(corpus)
-        timings["notes_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        _write_jsonl(tmp / "rows.jsonl", ({"key": c.key} for c in rows))
-        _write_jsonl(tmp / "clauses.jsonl", (c.to_json() for p in corpus for c in p.clauses))
-        (tmp / "documents.json").write_bytes(dump_json([p.document.to_json() for p in corpus]))
-        (tmp / "notes.json").write_bytes(dump_json(note_map))
-        timings["metadata_s"] = time.perf_counter() - t0
-        manifest = {
-            "schema": SCHEMA_VERSION, "build_id": build_id,
-            "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "package_version": version("regkb"), "corpus_hash": corpus_hash,
-            "tokenizer": {**Tokenizer.versions(), **config.tokenizer.describe()},
-            "chunking": config.chunking.describe(), "bm25": manifest_bm25, "dense": manifest_dense,
-            "model": {"name": embedder.name, "dim": embedder.dim, "query_prompt": embedder.query_prompt,
-                      "passage_prompt": embedder.passage_prompt},
-            "counts": {"documents": len(corpus.doc_ids), "editions": len(corpus), "rows": len(rows),
-                       "clauses": sum(len(p.clauses) for p in corpus), "passages": len(passage_texts)},
-            "timings": {k: round(v, 3) for k, v in timings.items()},
-            "benchmark": {"vectors": vector_info},
-        }
-        (tmp / "manifest.json").write_bytes(dump_json(manifest))
-        final = publish(data_dir, tmp, build_id)
-    report = {"rows": len(rows), "passages": len(passage_texts), "documents": len(corpus.doc_ids),
-              "editions": len(corpus), "clauses": sum(len(p.clauses) for p in corpus),
-              "factory": manifest_dense["factory"], "vocab": manifest_bm25["vocab_size"],
+    """The one build (index/build.py) with vectors from ``vector_fn``; returns (build dir, report) with the build's
+    own timings per component, the vectors' time split out of the dense step, and the disk usage."""
+    encoder = BenchEncoder(embedder, vector_fn, corpus)
+    t0 = time.perf_counter()
+    final = build_index(data_dir, BuildConfig(faiss_factory=factory), corpus=corpus, embedder=encoder)
+    total = time.perf_counter() - t0
+    manifest = json.loads((final / "manifest.json").read_text("utf-8"))
+    t = manifest["timings"]
+    timings = {"refs_s": t.get("refs_s", 0.0), "tokenize_s": t.get("tokenize_s", 0.0),
+               "bm25_index_s": t["bm25_s"] - t.get("tokenize_s", 0.0), "fields_s": t.get("fields_s", 0.0),
+               "vectors_s": encoder.seconds, "faiss_s": max(0.0, t.get("dense_s", 0.0) - encoder.seconds),
+               "metadata_s": t.get("metadata_s", 0.0), "total_s": total}
+    counts = manifest["counts"]
+    report = {"rows": counts["rows"], "passages": counts["passages"], "documents": counts["documents"],
+              "editions": counts["editions"], "clauses": counts["clauses"],
+              "factory": manifest["dense"]["factory"], "vocab": manifest["bm25"]["vocab_size"],
               "timings_s": {k: round(v, 3) for k, v in timings.items()},
-              "tokenize_units_per_s": round(len(rows) / timings["tokenize_s"], 1) if timings["tokenize_s"] else None,
-              "vectors": vector_info, "disk": disk_usage(final)}
+              "tokenize_units_per_s": round(counts["rows"] / t["tokenize_s"], 1) if t.get("tokenize_s") else None,
+              "vectors": encoder.info, "disk": disk_usage(final)}
+    log(f"    tokenized {counts['rows']:,} units in {timings['tokenize_s']:.1f}s; faiss {report['factory']} over "
+        f"{counts['passages']:,} passages in {timings['faiss_s']:.1f}s")
     return final, report
 
 
@@ -460,8 +423,3 @@ def disk_usage(build_dir: Path) -> dict[str, int]:
     parts["other"] = parts["total"] - sum(v for k, v in parts.items() if k not in ("total", "other"))
     return parts
 
-
-def _write_jsonl(path: Path, rows: Any) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")

@@ -1,5 +1,4 @@
-"""Where the time goes: a pyinstrument profile of hybrid queries by stage, and the cost of the build's cross-reference
-step measured on prefixes of the synthetic corpus."""
+"""Where the time goes: a pyinstrument profile of hybrid queries, by stage."""
 
 from __future__ import annotations
 
@@ -7,9 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from corpus.refs import resolve_refs
 from eval.bench_common import K
-from eval.bench_corpus import Synthetic, prefix
 from eval.bench_timing import on_model_thread
 
 
@@ -81,21 +78,4 @@ def _head(text: str, n: int) -> list[str]:
     lines = [line for line in text.splitlines() if line.strip()]
     start = next((i + 1 for i, line in enumerate(lines) if line.startswith("Profile at")), 0)  # skip the banner
     return lines[start:start + n]
-
-
-def refs_scaling(big: Synthetic) -> dict[str, Any]:
-    """index/build.py resolves cross-references (corpus.refs.resolve_refs) over the whole corpus at every build; the
-    synthetic builds here skip it (their refs mean nothing), so its cost is measured on small prefixes instead and
-    extrapolated as rows x documents (each clause is matched against every document's label)."""
-    points = []
-    for n in (1000, 3000):
-        p = prefix(big, n)
-        t0 = time.perf_counter()
-        resolve_refs(p.corpus)
-        points.append({"rows": p.rows, "documents": p.documents, "seconds": round(time.perf_counter() - t0, 2)})
-    last = points[-1]
-    per = last["seconds"] / (last["rows"] * last["documents"])
-    return {"points": points, "model": "seconds ~ rows x documents",
-            "extrapolated_s": round(per * big.rows * big.documents, 0),
-            "note": "not run for synthetic builds (bench_corpus.build(refs=False)); measured on prefixes"}
 

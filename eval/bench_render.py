@@ -29,9 +29,10 @@ def tables(out: dict[str, Any]) -> str:
              f"end {out.get('speed_probe_end')}", ""]
     sizes = out["sizes"]
     lines += ["## Corpora and index builds", "",
-              "| size | corpus | docs | editions | rows (clauses indexed) | passages | vectors | tokenize s | BM25 index s "
-              "| vectors s | faiss s (factory) | notes+meta s | index on disk MiB (bm25 / faiss / clauses) |",
-              "|---" * 13 + "|"]
+              "| size | corpus | docs | editions | rows (clauses indexed) | passages | vectors | refs s | tokenize s "
+              "| BM25 index s | heading+reading fields s | vectors s | faiss s (factory) | notes+meta s "
+              "| build total s | index on disk MiB (bm25 / faiss / clauses) |",
+              "|---" * 16 + "|"]
     for s in sizes:
         b = s["build"]
         t = b["timings_s"]
@@ -40,16 +41,12 @@ def tables(out: dict[str, Any]) -> str:
                 else f"{vec['real_embedded']:,} embedded")
         d = b["disk"]
         lines.append(f"| {s['size']} | {'SYNTHETIC' if s['synthetic'] else 'real'} | {b['documents']:,} | "
-                     f"{b['editions']:,} | {b['rows']:,} | {b['passages']:,} | {vtxt} | {t['tokenize_s']:.1f} | "
-                     f"{t['bm25_index_s']:.1f} | {t['vectors_s']:.1f} | {t['faiss_s']:.1f} ({b['factory']}) | "
-                     f"{t.get('notes_s', 0) + t.get('metadata_s', 0):.1f} | {_mb(d['total'])} ({_mb(d['bm25'])} / "
+                     f"{b['editions']:,} | {b['rows']:,} | {b['passages']:,} | {vtxt} | {t.get('refs_s', 0):.1f} | "
+                     f"{t['tokenize_s']:.1f} | {t['bm25_index_s']:.1f} | {t.get('fields_s', 0):.1f} | "
+                     f"{t['vectors_s']:.1f} | {t['faiss_s']:.1f} ({b['factory']}) | "
+                     f"{t.get('notes_s', 0) + t.get('metadata_s', 0):.1f} | {t.get('total_s', 0):.1f} | "
+                     f"{_mb(d['total'])} ({_mb(d['bm25'])} / "
                      f"{_mb(d['faiss'])} / {_mb(d['clauses_jsonl'])}) |")
-    rs = out.get("refs_scaling")
-    if rs:
-        lines += ["", "cross-reference resolution (corpus.refs.resolve_refs, run by index/build.py; skipped for the "
-                      "synthetic builds above): " + ", ".join(f"{p['rows']:,} rows / {p['documents']} docs {p['seconds']} s"
-                                                          for p in rs["points"])
-                  + f"; ~rows x documents, so ~{rs['extrapolated_s'] / 60:.0f} min at the largest size."]
     emb = out.get("embedding")
     if emb:
         lines += ["", f"embedding throughput (real model, passages): {emb['passages_per_s']} passages/s "

@@ -48,7 +48,7 @@ def run_size(label: str, data_dir: Path, corpus: Any, vector_fn: Any, embedder: 
     say(f"\n== {label}: {'SYNTHETIC' if synthetic else 'real'} corpus ==")
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
-    build_dir, report = build(data_dir, corpus, vector_fn, embedder, notes=True, refs=not synthetic, log=say)
+    build_dir, report = build(data_dir, corpus, vector_fn, embedder, log=say)
     res["build"] = report
     say(f"  built {report['rows']:,} rows / {report['passages']:,} passages ({report['factory']}): "
         + ", ".join(f"{k} {v}" for k, v in report["timings_s"].items())
