@@ -253,7 +253,7 @@ def search(
     """
     from index.search import SearchFilters, Searcher
 
-    searcher = Searcher.load(state.data_dir)
+    searcher = Searcher.load(state.data_dir, max_query_chars=get_settings().max_query_chars)
     result = searcher.search(query, k=k, mode=mode,  # type: ignore[arg-type]
                              filters=SearchFilters(doc=doc, kind=kind, edition=edition, as_of=_parse_date(as_of)))
     if as_json:

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "bm25", "dense"]
 MODES: tuple[str, ...] = ("hybrid", "bm25", "dense")
-MAX_QUERY_CHARS = 500
+MAX_QUERY_CHARS = 500  # the default; the server and the CLI pass the settings' (REGKB_MAX_QUERY_CHARS)
 CANDIDATES = 50  # per system, before fusion
 MASK_CACHE = 64  # filter masks kept per loaded build (the corpus of a build never changes)
 CITED_PROBABILITY = 0.99  # a clause the query names by number and that exists is what the user asked for
@@ -147,12 +147,14 @@ class Searcher:
 
     def __init__(self, build_dir: Path, manifest: dict[str, Any], corpus: Corpus, rows: list[Clause],
                  notes: dict[str, str], embedding_model: str | None = None, *, vocabulary: Vocabulary | None = None,
-                 ranker: RankerModel | None = None, calibration: ConfidenceModel | None = None) -> None:
+                 ranker: RankerModel | None = None, calibration: ConfidenceModel | None = None,
+                 max_query_chars: int = MAX_QUERY_CHARS) -> None:
         self.build_dir = build_dir
         self.manifest = manifest
         self.corpus = corpus
         self.rows = rows
         self.notes = notes
+        self.max_query_chars = max_query_chars
         tok = manifest["tokenizer"]
         self.tokenizer = Tokenizer(TokenizerConfig(**{k: tok[k] for k in ("lemmas", "drop_stop", "number_phrases",
                                                                            "bigrams")}))
@@ -183,7 +185,8 @@ class Searcher:
     @classmethod
     def load(cls, data_dir: Path, *, check_corpus: bool = True, embedding_model: str | None = None,
              **models: Any) -> Searcher:
-        """``models``: vocabulary, ranker, calibration overrides (training and experiments); default the bundled."""
+        """``models``: vocabulary, ranker, calibration overrides (training and experiments), default the bundled;
+        max_query_chars, the longest query accepted (the settings' REGKB_MAX_QUERY_CHARS)."""
         build = current_build(Path(data_dir))
         manifest = json.loads((build / "manifest.json").read_text("utf-8"))
         if manifest.get("schema") != SCHEMA_VERSION:
@@ -290,8 +293,8 @@ class Searcher:
         query = (query or "").strip()
         if not query:
             raise BadQuery("the query is empty", "type a question, e.g. 学校保健安全法の医療費援助は対象ですか")
-        if len(query) > MAX_QUERY_CHARS:
-            raise BadQuery(f"the query is {len(query)} characters, over the limit of {MAX_QUERY_CHARS}",
+        if len(query) > self.max_query_chars:
+            raise BadQuery(f"the query is {len(query)} characters, over the limit of {self.max_query_chars}",
                            "shorten it to the question itself")
         if mode not in MODES:
             raise BadQuery(f"unknown mode {mode!r}", "use hybrid, bm25 or dense")

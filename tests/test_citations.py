@@ -26,9 +26,27 @@ FORMS = [
 ]
 
 
+LAW_FORMS = [
+    ("母子保健法 第20条", "340AC0000000141", "第20条"),
+    ("難病法6条", "426AC0000000050", "第6条"),
+    ("児童福祉法第十九条の二", "322AC0000000164", "第19条の2"),
+    ("マイナンバー法の別表の40の項", "425AC0000000027", "別表40の項"),
+    ("番号法第9条第2項", "425AC0000000027", "第9条第2項"),
+]
+
+
 @pytest.fixture(scope="module")
 def resolver(bundled_store: Store) -> CitationResolver:
-    return CitationResolver(bundled_store.load())
+    from index.search import law_names
+
+    corpus = bundled_store.load()
+    return CitationResolver(corpus, law_names(corpus))
+
+
+@pytest.mark.parametrize(("query", "doc", "section"), LAW_FORMS)
+def test_law_citations_resolve(resolver: CitationResolver, query: str, doc: str, section: str) -> None:
+    first = resolver.find(query)[0].clause
+    assert (first.doc_id, first.section) == (doc, section)
 
 
 @pytest.mark.parametrize(("query", "doc", "section", "edition"), FORMS)
