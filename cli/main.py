@@ -253,12 +253,24 @@ def search(
     """
     from index.search import SearchFilters, Searcher
 
-    searcher = Searcher.load(state.data_dir, max_query_chars=get_settings().max_query_chars)
+    settings = get_settings()
+    searcher = Searcher.load(state.data_dir, encoder=settings.encoder(), max_query_chars=settings.max_query_chars)
+    when = _parse_date(as_of)
     result = searcher.search(query, k=k, mode=mode,  # type: ignore[arg-type]
-                             filters=SearchFilters(doc=doc, kind=kind, edition=edition, as_of=_parse_date(as_of)))
+                             filters=SearchFilters(doc=doc, kind=kind, edition=edition, as_of=when))
+    # With --as-of, an undated document (or one issued later) is left out, and the output says so.
+    left_out = []
+    if when is not None:
+        docs = [doc] if doc else [d for d in searcher.corpus.doc_ids
+                                  if kind is None or searcher.corpus.get(d).document.kind == kind]
+        left_out = searcher.corpus.out_of_date_range(when, docs)
     if as_json:
-        _echo_json(result.to_json())
+        _echo_json({**result.to_json(), "as_of_excluded": [{"doc": d.id, "title": d.title, "reason": why}
+                                                            for d, why in left_out]})
         return
+    for d, why in left_out:
+        reason = "日付なしのため、この日に有効だったか分かりません" if why == "undated" else "この日より後に発行されました"
+        typer.echo(f"（基準日 {when}：「{d.title}」は検索に含めていません — {reason}）")
     if not result.confident:
         typer.echo("（確信度低）この質問に直接答える条項は見つかりませんでした。参考までに近い条項を示します。\n")
     for i, h in enumerate(result.hits, start=1):
