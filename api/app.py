@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
        "base-uri 'none'; frame-ancestors 'none'")
-# Swagger UI at /docs runs from the swagger-ui-bundle package's files (no CDN, no inline script); its React
+# Swagger UI at /docs runs from the fastapi-offline package's files (no CDN, no inline script); its React
 # components set style attributes, so only that page allows inline styles.
 DOCS_CSP = CSP.replace("style-src 'self';", "style-src 'self' 'unsafe-inline';")
 DOCS_PATHS = ("/docs",)

@@ -57,3 +57,30 @@ def test_an_underline_that_opens_an_item_is_kept(tmp_path: Path) -> None:
     assert spans == {"1-2": ["新しく追加された問いである。\n→ 新しく追加された答えである。"]}
     item = next(c for c in parsed.clauses if c.section == "1-2")
     assert item.heading == "新しく追加された問いである。"
+
+
+@pytest.mark.parametrize(("verdict", "says"), [
+    ("answer", None),
+    ("check", "関連する条項です。内容を確認してください。"),
+    ("out_of_scope", "この資料群はこの質問を扱っていません。"),
+])
+def test_each_verdict_gets_its_own_banner(verdict: str, says: str | None) -> None:
+    """The page's words for each verdict, whatever the calibration gives a particular question."""
+    from types import SimpleNamespace
+
+    from api import web
+    from api.routes import templates
+
+    hit = SimpleNamespace(answer="対象となります。", kind="item", citation="Q&A（第2版）2-9", note=None, changes_url=None,
+                          url="/documents/qa/clauses/2-9?edition=2", heading="対象か。", snippet="対象", snippet_highlights=[],
+                          doc_title="Q&A", edition_label="第2版", date="2026-03-09", refs=[], doc="qa", section="2-9",
+                          edition=2)
+    result = SimpleNamespace(hits=[hit], verdict=verdict, probability=0.42, as_of_excluded=[], took_ms=3.0)
+    html = templates.env.get_template("search.html").render(
+        q="問い", doc="", edition="", as_of="", max_chars=500, documents=[], editions=[], result=result, error=None,
+        examples=(), banner=web.banner(verdict), as_of_date="", base_url="http://x", request=None)
+    assert "確からしさ 0.42" in html
+    banners = ["関連する条項です。内容を確認してください。", "この資料群はこの質問を扱っていません。"]
+    assert [b for b in banners if b in html] == ([says] if says else [])
+    if verdict == "out_of_scope":  # the near misses are folded away
+        assert "<details class=\"reference\">" in html

@@ -127,7 +127,9 @@ def _change(graph: ClauseGraph, c: Clause, out: ClauseOut) -> dict[str, Any] | N
     item = next((i for i in diff.items if i.new == c.section), None)
     if item is None or item.old is None:
         return None
-    return {"old_label": web.edition_name(graph.corpus.get(c.doc_id, old).document), "old_html": Markup(cell_html(item, "old"))}  # noqa: S704 (escaped inside)
+    return {"old_label": web.edition_name(graph.corpus.get(c.doc_id, old).document),
+            "new_html": Markup(cell_html(item, "new")),  # noqa: S704 (escaped inside)
+            "old_html": Markup(cell_html(item, "old"))}  # noqa: S704 (escaped inside)
 
 
 @router.get("/documents/{doc}/pdf", response_class=FileResponse, responses=NOT_FOUND,
