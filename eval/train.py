@@ -41,6 +41,7 @@ K = 10
 @dataclass
 class Sample:
     q: Question
+    source: str  # the question file
     style: str
     rows: list[int]
     x: np.ndarray
@@ -69,7 +70,7 @@ def collect(searcher: Searcher, files: list[Path]) -> list[Sample]:
             ids = [(searcher.rows[row].doc_id, searcher.rows[row].section) for row in cands.rows]
             y = np.array([any(matches(e, d, s) for e in q.expected) for d, s in ids], dtype=bool)
             cited = [(c.clause.doc_id, c.clause.section) for c in searcher.citations.find(q.question)]
-            samples.append(Sample(q, styles.get(q.id, "-"), cands.rows, cands.x, y, cands.query, cands, cited, ids))
+            samples.append(Sample(q, path.stem, styles.get(q.id, "-"), cands.rows, cands.x, y, cands.query, cands, cited, ids))
     return samples
 
 
@@ -210,7 +211,12 @@ def report(samples: list[Sample], cv: dict[str, Any]) -> dict[str, Any]:
             misses.append({"id": s.q.id, "style": s.style, "question": s.q.question,
                            "expected": [f"{e.doc} {e.section or ''}".strip() for e in s.q.expected],
                            "got": [f"{d} {sec}" for d, sec in ranked[:3]]})
-    return {"overall": overall, "per_style": rows, "brier": brier(p, y), "reliability": reliability(p, y),
+    per_file = {}
+    for source in dict.fromkeys(s.source for s in inside):
+        group = [s for s in inside if s.source == source]
+        per_file[source] = {**_metrics(group, cv["rankings"]),
+                            "confident": sum(cv["flag"][s.q.id] for s in group) / len(group)}
+    return {"overall": overall, "per_style": rows, "per_file": per_file, "brier": brier(p, y), "reliability": reliability(p, y),
             "l2_chosen": cv["l2"], "misses": misses,
             "false_confident": [s.q.question for s in outside if cv["flag"][s.q.id]],
             "unconfident_answerable": [s.q.id for s in inside if not cv["flag"][s.q.id]]}
@@ -222,6 +228,9 @@ def print_report(rep: dict[str, Any], title: str) -> None:
     print(f"overall (n={o['n']}): R@1 {o['R@1']:.3f}  R@5 {o['R@5']:.3f}  MRR@10 {o['MRR@10']:.3f}  "
           f"confident {o['confident']:.3f}  not-confident OOD {o['not confident (out of corpus)']:.3f}  "
           f"Brier {rep['brier']:.3f}")
+    for source, m in rep["per_file"].items():
+        print(f"  {source} (n={m['n']}): R@1 {m['R@1']:.3f}  R@5 {m['R@5']:.3f}  MRR@10 {m['MRR@10']:.3f}  "
+              f"confident {m['confident']:.3f}")
     print("| style | n | R@1 | R@5 | MRR@10 | confident / not confident |")
     print("|---|---|---|---|---|---|")
     for style, m in rep["per_style"].items():

@@ -104,3 +104,12 @@ def answer_line(c: Clause, query: str = "", parent: Clause | None = None) -> str
         head = _first(re.sub(r"^\s*[(（]?[0-9０-９]+[)）]?\s*", "", parent.text)) or parent.heading
         return _clip(f"{head.rstrip('。')}：{first}")
     return _clip(first)
+
+
+def lead_sentence(c: Clause) -> str:
+    """The sentence a clause leads with — an answer's first sentence, a statute's first sentence without its number,
+    otherwise the clause's own first sentence: where its subject and predicate are (indexed as its own field)."""
+    if c.answer:
+        return _first(c.answer)
+    body = _LAW_MARKER.sub("", c.text, count=1) if c.kind in LAW_KINDS else c.text
+    return _first(body)

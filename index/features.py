@@ -16,7 +16,7 @@ from corpus.model import Clause
 from corpus.textnorm import fold
 from index.fusion import rrf_fusion
 from index.keyword import KeywordBackend
-from index.rerank import FEATURES, asks_list, clause_cues, query_cues, rr, safe_rel, softmax
+from index.rerank import FEATURES, asks_actor, asks_law, asks_list, names_actor, clause_cues, query_cues, rr, safe_rel, softmax
 
 RRF_K = 60.0
 RRF_WEIGHTS = {"bm25": 1.5, "dense": 1.0}
@@ -95,7 +95,9 @@ def _coverage(tokens: list[str], backend: KeywordBackend, pool: np.ndarray) -> t
 
 
 def candidates(query: str, r: Retrieved, facts: RowFacts, keyword: KeywordBackend,
-               heading: KeywordBackend) -> Candidates:
+               heading: KeywordBackend, named_laws: frozenset[str] = frozenset(),
+               lead: KeywordBackend | None = None) -> Candidates:
+    """``named_laws``: ids of the statutes the query names (by title or short name)."""
     rrf = rrf_fusion({"bm25": [row for row, _ in r.bm25], "dense": [row for row, _ in r.dense]},
                      k=RRF_K, weights=RRF_WEIGHTS)
     pool = list(dict.fromkeys([row for lst in (r.bm25, r.dense, r.heading, r.reading) for row, _ in lst]))
@@ -109,8 +111,11 @@ def candidates(query: str, r: Retrieved, facts: RowFacts, keyword: KeywordBacken
     dense_floor = min((s for _, s in r.dense), default=0.0)
     coverage, text_cov = _coverage(r.tokens, keyword, pool_arr)
     _, head_cov = _coverage(r.tokens, heading, pool_arr)
+    _, lead_cov = _coverage(r.tokens, lead, pool_arr) if lead is not None else (0.0, np.zeros(len(pool)))
     ask_amount, ask_date, numbers = query_cues(fold(query))
     ask_list = asks_list(fold(query))
+    ask_law = asks_law(fold(query))
+    ask_actor = asks_actor(fold(query))
     col = {f: i for i, f in enumerate(FEATURES)}
     x = np.zeros((len(pool), len(FEATURES)))
     for i, row in enumerate(pool):
@@ -124,6 +129,7 @@ def candidates(query: str, r: Retrieved, facts: RowFacts, keyword: KeywordBacken
         x[i, col["dense_rr"]] = rr(ranks["dense"].get(row))
         x[i, col["text_cov"]] = text_cov[i]
         x[i, col["heading_cov"]] = head_cov[i]
+        x[i, col["lead_cov"]] = lead_cov[i]
         x[i, col["kind_item"]] = kind == "item"
         x[i, col["kind_clause"]] = kind == "clause"
         x[i, col["kind_page"]] = kind == "page"
@@ -132,6 +138,10 @@ def candidates(query: str, r: Retrieved, facts: RowFacts, keyword: KeywordBacken
         x[i, col["cue_amount"]] = ask_amount and amount
         x[i, col["cue_date"]] = ask_date and date
         x[i, col["cue_list"]] = ask_list and facts.is_parent[row]
+        is_law = facts.row_kind[row] == "law"
+        x[i, col["law_named"]] = is_law and facts.rows[row].doc_id in named_laws
+        x[i, col["law_cue"]] = is_law and ask_law
+        x[i, col["cue_actor"]] = ask_actor and names_actor(text)
         x[i, col["number_match"]] = (sum(n in text for n in numbers) / len(numbers)) if numbers else 0.0
     reading_top = (r.reading[0][1] / max(len(r.reading_tokens), 1)) if r.reading else 0.0
     unknown = sum(1 for t in set(r.tokens) if len(t) >= 2 and not len(keyword.postings(t)))

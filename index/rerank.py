@@ -44,11 +44,18 @@ FEATURES: tuple[str, ...] = (
     "cue_date",        # the query asks いつ/期限 and the clause states a date or period
     "number_match",    # share of the query's numbers (令和8年度, 1000万円, 1/2) found in the clause
     "cue_list",        # the query asks for a list (一覧, どれ, 種類) and the clause is a parent of items
+    "law_named",       # the clause is in a statute the query names (母子保健法, 難病法 …)
+    "law_cue",         # the query speaks of statutes (法律, 第N条, 規定, 政令) and the clause is in one
+    "cue_actor",       # the query asks who or where (誰, どこ, 市町村？県？) and the clause names an authority
+    "lead_cov",        # IDF-weighted share of the query's words in the clause's lead sentence (its main rule)
 )
 
 _ASK_AMOUNT = re.compile(r"いくら|幾ら|金額|額は|額を|補助率|割合|何割|上限|何円|何分の|単価|費用は")
 _ASK_DATE = re.compile(r"いつ|何時|期限|締切|締め切り|までに|スケジュール|日程|時期|何月|何日")
 _ASK_LIST = re.compile(r"一覧|リスト|どれ|どんな|種類|全部|すべて|全て|何があ|何が対象|範囲")
+_ASK_LAW = re.compile(r"法律|法令|条文|第\s*\d+\s*条|\d+\s*条|規定|政令|省令|法では|法で|法の|法に")
+_ASK_ACTOR = re.compile(r"どこ|誰|だれ|どちら|どっち|窓口|申請先|提出先|実施主体|[県市町村]？|[県市町村]\?|[県市町村]だっけ")
+_HAS_ACTOR = re.compile(r"都道府県|市町村|市区町村|知事|市長|区長|保健所|実施主体|厚生労働大臣|国は|国が")
 _HAS_AMOUNT = re.compile(r"\d[\d,.]*\s*(?:万|億|千)?円|\d+\s*/\s*\d+|\d+分の\d+|[0-9０-９]+割|補助率|基準額|上限")
 _HAS_DATE = re.compile(r"(?:令和|平成)\s*\d+\s*年|\d+\s*月\s*\d*\s*日?|年度中|期限|まで")
 _NUMBERS = re.compile(r"\d+(?:[.,]\d+)*")
@@ -57,6 +64,18 @@ _NUMBERS = re.compile(r"\d+(?:[.,]\d+)*")
 def query_cues(query: str) -> tuple[bool, bool, list[str]]:
     """(asks for an amount, asks for a date, the numbers it names)."""
     return bool(_ASK_AMOUNT.search(query)), bool(_ASK_DATE.search(query)), _NUMBERS.findall(query)
+
+
+def asks_actor(query: str) -> bool:
+    return bool(_ASK_ACTOR.search(query))
+
+
+def names_actor(text: str) -> bool:
+    return bool(_HAS_ACTOR.search(text))
+
+
+def asks_law(query: str) -> bool:
+    return bool(_ASK_LAW.search(query))
 
 
 def asks_list(query: str) -> bool:
