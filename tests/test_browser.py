@@ -109,12 +109,14 @@ def test_search_and_open_clause(server: str, tmp_path: Path) -> None:
             expect(first.locator("mark").first).to_be_visible()
             expect(page.locator("input[name=q]")).to_have_value(QUESTION)
 
-            first.locator("button.copy").click()
-            expect(first.locator("button.copy")).to_have_text("コピーしました")
-            assert page.evaluate("navigator.clipboard.readText()") == f"{ANSWER}（出典：Q&A（第2版）2-9）"
+            first.locator("button.copy").first.click()
+            expect(first.locator("button.copy").first).to_have_text("コピーしました")
+            copied = page.evaluate("navigator.clipboard.readText()")  # answer, citation with title and date, URL
+            assert copied.startswith(f"{ANSWER}\n出典：Q&A（第2版）2-9（") and copied.endswith(
+                f"{server}/documents/hojokin-qa/clauses/2-9?edition=2")
             page.screenshot(path=str(tmp_path / "search.png"), full_page=True)
 
-            first.locator("h2.heading a").click()
+            first.locator("h3.heading a").click()
             page.wait_for_url("**/documents/hojokin-qa/clauses/2-9?edition=2")
             expect(page.locator("article.clause .lead .badge.citation")).to_have_text("Q&A（第2版）2-9")
             expect(page.locator("h1")).to_have_text(
