@@ -84,3 +84,24 @@ def test_each_verdict_gets_its_own_banner(verdict: str, says: str | None) -> Non
     assert [b for b in banners if b in html] == ([says] if says else [])
     if verdict == "out_of_scope":  # the near misses are folded away
         assert "<details class=\"reference\">" in html
+
+
+def test_diff_cache_lets_an_old_build_go() -> None:
+    """The 新旧対照表 cache hangs off the served corpus by a weak reference: after a hot swap the old corpus (and
+    its diffs) can be freed, where an lru_cache keyed by corpus kept up to 64 of them alive (issue 10, item 7)."""
+    import gc
+
+    from api.routes import diff as diff_route
+    from ingest.pipeline import bundled_entries
+
+    qa2 = next(e for e in bundled_entries() if e.overrides.doc_id == "hojokin-qa")
+    editions = [parse_file(Path(__file__).parent / "data" / "hojokin-qa-edition1.txt", Overrides(doc_id="hojokin-qa")),
+                parse_file(qa2.path, qa2.overrides)]
+    old, new = Corpus(editions), Corpus(editions)
+    first = diff_route.cached_diff(old, "hojokin-qa", 1, 2)
+    assert diff_route.cached_diff(old, "hojokin-qa", 1, 2) is first  # cached while that corpus is served
+    diff_route.cached_diff(new, "hojokin-qa", 1, 2)
+    assert len(diff_route._CACHE) >= 2
+    del old
+    gc.collect()
+    assert [c for c in diff_route._CACHE.keys() if c is not new] == []
