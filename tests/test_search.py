@@ -19,7 +19,7 @@ Q_2_9 = "学校保健安全法に基づく医療費援助はこの補助金の�
 
 def test_manifest_records_the_build(built_data_dir: Path) -> None:
     m = json.loads((current_build(built_data_dir) / "manifest.json").read_text())
-    assert m["schema"] == 1 and m["corpus_hash"] == Store(built_data_dir).state_hash()
+    assert m["schema"] == SCHEMA_VERSION and m["corpus_hash"] == Store(built_data_dir).state_hash()
     assert m["model"]["dim"] == 384 and m["dense"]["factory"] == "Flat"
     assert m["tokenizer"]["fugashi"] and m["tokenizer"]["unidic-lite"]
     assert m["counts"]["documents"] == 5 and m["counts"]["editions"] == 6
