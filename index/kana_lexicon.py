@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.reading import fold_kana
+from index.tokenizer import Tokenizer
 
 FILE = "kana_lexicon.json"
 MIN_READING = 2  # a one-kana reading (は, を) would match everywhere
@@ -31,9 +32,7 @@ class KanaLexicon:
 
     @classmethod
     def collect(cls, texts: Iterable[str]) -> KanaLexicon:
-        import fugashi
-
-        tagger = fugashi.Tagger()
+        tagger = Tokenizer().tagger
         counts: dict[str, Counter[str]] = {}
         for text in texts:
             for w in tagger(text):

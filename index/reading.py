@@ -8,9 +8,8 @@ kanji conversion (a typo that reads the same) and one-character slips.
 
 from __future__ import annotations
 
-import threading
-
 from corpus.textnorm import fold
+from index.tokenizer import Tokenizer
 
 _VOICED = str.maketrans(
     "ガギグゲゴザジズゼゾダヂヅデドバビブベボパピプペポヴァィゥェォャュョッヮヵヶ",
@@ -32,23 +31,14 @@ def bigrams(s: str) -> list[str]:
 
 
 class ReadingTokenizer:
-    """Thread-safe like index.tokenizer.Tokenizer: one MeCab tagger per thread."""
+    """Thread-safe: the taggers are index.tokenizer.Tokenizer's, one per thread."""
 
     def __init__(self) -> None:
-        self._local = threading.local()
-
-    @property
-    def _tagger(self):  # type: ignore[no-untyped-def]
-        tagger = getattr(self._local, "tagger", None)
-        if tagger is None:
-            import fugashi
-
-            tagger = self._local.tagger = fugashi.Tagger()
-        return tagger
+        self._tokenizer = Tokenizer()
 
     def reading(self, text: str) -> str:
         out = []
-        for word in self._tagger(fold(text)):
+        for word in self._tokenizer.tagger(fold(text)):
             kana = word.feature.kana
             if word.feature.pos1 in ("補助記号", "空白"):
                 out.append(" ")  # no bigram across punctuation

@@ -49,7 +49,8 @@ class Tokenizer:
         self._local = threading.local()
 
     @property
-    def _tagger(self):  # type: ignore[no-untyped-def]
+    def tagger(self):  # type: ignore[no-untyped-def]
+        """This thread's MeCab tagger (unidic-lite), created on first use."""
         tagger = getattr(self._local, "tagger", None)
         if tagger is None:
             import fugashi
@@ -68,7 +69,7 @@ class Tokenizer:
         t = fold(text)
         tokens: list[str] = []
         prev: str | None = None
-        for word in self._tagger(t):
+        for word in self.tagger(t):
             feat = word.feature
             pos = feat.pos1
             if pos not in KEEP_POS or feat.pos2 == "非自立可能":
@@ -94,7 +95,7 @@ class Tokenizer:
         """Surface forms of the content words of ``text`` (for marking matches in snippets)."""
         t = fold(text)
         out = []
-        for word in self._tagger(t):
+        for word in self.tagger(t):
             if word.feature.pos1 in KEEP_POS and word.feature.pos2 != "非自立可能" and len(word.surface) >= 1:
                 if not (self.config.drop_stop and word.surface in STOP_LEMMAS):
                     out.append(word.surface)
