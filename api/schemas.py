@@ -30,7 +30,8 @@ class HitOut(BaseModel):
     citation: str = Field(description="what to quote back, e.g. 「Q&A（第2版）2-9」")
     heading: str
     text: str
-    answer: str | None = Field(description="the direct answer: the first sentence of a Q&A answer")
+    answer: str | None = Field(description="the answer line: one self-contained sentence (a short Q&A answer with "
+                                           "its subject restored from the question, a list item with its parent)")
     snippet: str
     snippet_highlights: list[tuple[int, int]] = Field(description="[start, end) character ranges in snippet")
     text_highlights: list[tuple[int, int]] = Field(description="[start, end) character ranges in text")
@@ -42,6 +43,7 @@ class HitOut(BaseModel):
     note: str | None = Field(description="edition note such as 「第2版で追記」")
     doc_title: str
     doc_kind: str = Field("", description="the document's kind: qa, youkou, notice, slides (通知・Q&A) or law (法令)")
+    cited: bool = Field(False, description="the query cited this clause by number (「Q&A 2-5」, 「母子保健法 第20条」)")
     doc_label: str = Field("", description="the document's short name, e.g. 難病法 or Q&A")
     url: str = Field(description="the clause page")
     refs: list[ClauseRef] = Field(default_factory=list, description="clauses this one cites")
@@ -69,7 +71,7 @@ class SearchResponse(BaseModel):
     as_of_excluded: list[AsOfExcluded] = Field(default_factory=list, description="with as_of: the documents left "
                                                "out (undated, or not issued yet on that date)")
     mode: str
-    method: str = Field(description="rrf | convex | bm25 | dense")
+    method: str = Field(description="learned | rrf | convex | bm25 | dense")
     fusion: dict[str, Any]
     filters: dict[str, Any]
     took_ms: float
