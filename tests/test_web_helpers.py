@@ -105,3 +105,27 @@ def test_diff_cache_lets_an_old_build_go() -> None:
     del old
     gc.collect()
     assert [c for c in diff_route._CACHE.keys() if c is not new] == []
+
+
+def test_cli_as_of_says_which_documents_it_left_out(tmp_path: Path) -> None:
+    """`regkb search --as-of 2020-01-01` does not return the undated 令和5年度 slides as if in force then: it says so."""
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+
+    def regkb(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "cli.main", "--data-dir", str(tmp_path), *args], cwd=root,
+                              capture_output=True, text=True, timeout=600)
+
+    assert regkb("ingest", "--no-build").returncode == 0
+    assert regkb("build", "--no-dense").returncode == 0
+    out = regkb("search", "PMH先行実施の説明資料", "--as-of", "2020-01-01")
+    assert out.returncode == 0, out.stderr
+    assert "PMH先行実施説明資料（令和5年度）" not in out.stdout.split("」は検索に含めていません")[-1]
+    assert "説明資料（令和5年度）」は検索に含めていません — 日付なしのため" in out.stdout
+    data = json.loads(regkb("search", "PMH", "--as-of", "2020-01-01", "--json").stdout)
+    assert {"doc": "pmh-senko-r5", "reason": "undated"} in [{k: x[k] for k in ("doc", "reason")}
+                                                             for x in data["as_of_excluded"]]
+    assert all(h["doc"] != "pmh-senko-r5" for h in data["hits"])
