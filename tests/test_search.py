@@ -12,7 +12,7 @@ import pytest
 from corpus.errors import BadQuery, DocumentNotFound, EditionNotFound, IndexMismatch, IndexNotBuilt
 from corpus.store import Store
 from index.layout import current_build
-from index.search import SearchFilters, Searcher
+from index.search import FusionConfig, SearchFilters, Searcher
 
 Q_2_9 = "学校保健安全法に基づく医療費援助はこの補助金の対象ですか"
 
@@ -34,7 +34,9 @@ def test_end_to_end_first_hit_is_cited(searcher: Searcher) -> None:
     assert (top.doc, top.section, top.edition, top.citation) == ("hojokin-qa", "2-9", 2, "Q&A（第2版）2-9")
     assert top.answer == "学校保健安全法に基づく医療費援助についても、オンライン資格確認や本補助金の対象となります。"
     assert top.bm25_rank is not None and top.dense_rank is not None
-    assert r.confident and r.fusion["method"] == "rrf" and r.fusion["weights"]["bm25"] == 1.5
+    assert r.confident and r.verdict == "answer" and r.fusion["method"] == "learned"
+    rrf = searcher.search(Q_2_9, fusion=FusionConfig("rrf"))  # the earlier hand-weighted fusion, for comparisons
+    assert rrf.fusion["method"] == "rrf" and rrf.fusion["weights"]["bm25"] == 1.5
     s, e = top.snippet_highlights[0]
     assert top.snippet[s:e] in Q_2_9
 
