@@ -11,6 +11,7 @@ import pytest
 
 from corpus.errors import BadQuery, DocumentNotFound, EditionNotFound, IndexMismatch, IndexNotBuilt
 from corpus.store import Store
+from index.build import SCHEMA_VERSION
 from index.layout import current_build
 from index.search import FusionConfig, SearchFilters, Searcher
 
