@@ -105,7 +105,7 @@ def load_index(app: FastAPI, settings: Settings, searcher: Searcher | None) -> b
         if searcher is None:
             # A corpus newer than the build (an ingest whose build is still running) is no reason to stop
             # answering: serve this build; /health reports it as stale.
-            searcher = Searcher.load(settings.data_dir, check_corpus=False, embedding_model=settings.embedding_model,
+            searcher = Searcher.load(settings.data_dir, check_corpus=False, encoder=settings.encoder(),
                                      max_query_chars=settings.max_query_chars)
         searcher.warm_up()
         graph = ClauseGraph(searcher.corpus, getattr(searcher, "notes", None))

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from index.embedding.base import EncoderConfig
 
 
 class Settings(BaseSettings):
@@ -14,6 +17,10 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("var"), description="where the corpus store and the index live")
     embedding_model: str | None = Field(None, description="a local sentence-transformers folder; default e5-small")
+    model_cache: Path | None = Field(None, description="converted and exported models; default ~/.cache/regkb/models")
+    embedding_backend: Literal["auto", "onnx-int8", "onnx-fp32", "torch"] = Field(
+        "auto", description="auto: int8 ONNX where the CPU has VNNI, else fp32 ONNX; torch: sentence-transformers")
+    embedding_threads: int | None = Field(None, ge=1, description="threads per embedding pass; default all CPUs")
     host: str = "127.0.0.1"
     port: int = 8000
     max_query_chars: int = Field(500, description="longest accepted query, in characters")
@@ -26,6 +33,11 @@ class Settings(BaseSettings):
     max_answer_question_chars: int = Field(2000, description="longest saved question, in characters")
     max_answer_citations: int = Field(20, description="most cited clauses per saved answer")
     max_answers_import_bytes: int = Field(5 * 1024 * 1024, description="largest answers import file")
+
+    def encoder(self) -> EncoderConfig:
+        """The embedding settings as the index layer takes them (it never reads the environment itself)."""
+        return EncoderConfig(model=self.embedding_model, cache_dir=self.model_cache, backend=self.embedding_backend,
+                             threads=self.embedding_threads)
 
 
 @lru_cache(maxsize=1)

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -40,7 +41,13 @@ def _options(
         "--data-dir", envvar="REGKB_DATA_DIR", help="Where the corpus and index live (default ./var).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
 ) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    level = logging.INFO if verbose else logging.WARNING
+    # The level on the handler too: a library that sets its own logger to DEBUG (bm25s does, at import) would
+    # otherwise reach this handler, which checks only its own level when a record propagates.
+    handler = logging.StreamHandler()
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     state.data_dir = data_dir or get_settings().data_dir
 
 
@@ -115,7 +122,7 @@ def ingest(
         # A running server notices the new build and swaps it in; searches keep being answered meanwhile.
         from index.build import rebuild_like_current
 
-        path = rebuild_like_current(state.data_dir)
+        path = rebuild_like_current(state.data_dir, encoder=get_settings().encoder())
         typer.echo(f"index rebuilt: {path.name}")
 
 
@@ -188,7 +195,7 @@ def clause(
 @app.command()
 def build(
     no_dense: Annotated[bool, typer.Option("--no-dense", help="Keyword index only (no embedding model).")] = False,
-    model: Annotated[Optional[str], typer.Option("--model", envvar="REGKB_EMBEDDING_MODEL",
+    model: Annotated[Optional[str], typer.Option("--model",
                                                  help="A local sentence-transformers folder (default e5-small).")] = None,
     shard: Annotated[Optional[str], typer.Option("--shard", help="Only embed shard i/n of the passages (e.g. 0/2), "
                                                  "resumably, for parallel workers; a later plain build merges them.")] = None,
@@ -208,12 +215,15 @@ def build(
             parse_shard(shard)
         except ValueError as e:
             raise typer.BadParameter(str(e)) from None
+        encoder = get_settings().encoder()
+        if model:
+            encoder = replace(encoder, model=model)
         with tqdm(desc=f"embed shard {shard}", unit="passage", disable=None) as bar:
             def tick(done: int, total: int) -> None:
                 bar.total, bar.n = total, done
                 bar.refresh()
 
-            r = run_shard(state.data_dir, shard, model, limit, tick)
+            r = run_shard(state.data_dir, shard, encoder, limit, tick)
         typer.echo(f"shard {r.shard}/{r.of}: {r.passages} passages, {r.already} done before, {r.embedded} embedded "
                    f"now in {r.seconds:.1f} s ({r.per_second:.1f} passages/s); run `regkb build` when all are done")
         return
@@ -227,7 +237,10 @@ def build(
         bar.n = done
         bar.refresh()
 
-    path = build_index(state.data_dir, BuildConfig(embedding_model=model, dense=not no_dense), progress=progress)
+    encoder = get_settings().encoder()  # REGKB_EMBEDDING_MODEL and the model cache come from the settings
+    if model:
+        encoder = replace(encoder, model=model)
+    path = build_index(state.data_dir, BuildConfig(encoder=encoder, dense=not no_dense), progress=progress)
     for bar in bars.values():
         bar.close()
     manifest = json.loads((path / "manifest.json").read_text("utf-8"))
@@ -299,8 +312,11 @@ def eval_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     ood: Annotated[Optional[Path], typer.Option("--ood", help="Out-of-corpus questions (default: the bundled set; "
                                                 "'none' to skip).")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Reliability diagram (PNG) of the hybrid mode's "
+                                                 "probability; default DATA_DIR/eval/reliability.png.")] = None,
 ) -> None:
-    """Evaluate search on a question set: R@1, R@5, MRR@10, nDCG@10 per mode, and confidence on out-of-corpus questions.
+    """Evaluate search on a question set: R@1, R@5, MRR@10, nDCG@10 per mode and per question style, confidence on
+    out-of-corpus questions, and calibration (Brier score, reliability table and diagram).
 
     Example: regkb eval ../shared/eval/dev.jsonl --run runs/dev.jsonl
     """
@@ -313,10 +329,12 @@ def eval_cmd(
     if str(ood_path) != "none" and ood_path.exists():
         qs += load_questions(ood_path)
     modes = list(MODES) if mode == "all" else [mode]
-    searcher = Searcher.load(state.data_dir)
+    searcher = Searcher.load(state.data_dir, encoder=get_settings().encoder())
     reports = []
+    runs = {}
     for m in modes:
         the_run, confident = run_questions(searcher, qs, m, k)
+        runs[m] = (the_run, confident)
         if run:
             save_run(run if len(modes) == 1 else run.with_suffix(f".{m}.jsonl"), the_run)
         reports.append(report(qs, the_run, confident, m, the_run[0]["fusion"] if the_run else {}))
@@ -334,6 +352,12 @@ def eval_cmd(
     for r in reports:
         for miss in r.misses:
             typer.echo(f"  {r.mode} miss {miss['id']}: {miss['question']} — expected {miss['expected']}, got {miss['got']}")
+    if "hybrid" in runs:
+        from eval.harness import calibration_text
+
+        text, png = calibration_text(qs, *runs["hybrid"], plot or state.data_dir / "eval" / "reliability.png")
+        typer.echo(text)
+        typer.echo(f"reliability diagram: {png}")
 
 
 @app.command()

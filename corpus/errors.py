@@ -74,6 +74,12 @@ class IndexMismatch(RegkbError):
     status = 503
 
 
+class EmbeddingModelError(RegkbError):
+    """The embedding model could not be resolved, converted or loaded."""
+
+    status = 503
+
+
 class BadQuery(RegkbError):
     status = 422
 

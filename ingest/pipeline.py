@@ -14,7 +14,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from corpus.collection import Corpus
 from corpus.errors import BadPdf, IngestError, UnrecognisedStructure, UnreadableText
 from corpus.model import Document, ParsedDocument
 from corpus.store import Store
@@ -136,6 +135,7 @@ def _mark_underlines(text: str, spans: Sequence[tuple[int, int]]) -> str:
     out.append(text[pos:])
     return "".join(out)
 
+
 def _law_format(path: Path) -> str | None:
     """"law_html" / "law_md" when the file is a statute (decided by its first bytes and suffix), else None."""
     if path.suffix.lower() == ".pdf":
@@ -146,7 +146,6 @@ def _law_format(path: Path) -> str | None:
     except IngestError:
         return None  # refused again, with its reason, by the reader that follows
     return law_format(head, path.suffix)
-
 
 
 def _slug(path: Path) -> str:

@@ -63,7 +63,8 @@ def test_search_answers_with_citation(client: TestClient) -> None:
     assert top["note"] == "第2版で追記"
     assert top["url"] == "/documents/hojokin-qa/clauses/2-9?edition=2"
     assert body["confident"] is True and body["answer"] == top["answer"]
-    assert body["method"] == "rrf" and body["mode"] == "hybrid" and body["took_ms"] >= 0
+    assert body["method"] == "learned" and body["mode"] == "hybrid" and body["took_ms"] >= 0
+    assert 0.0 <= body["probability"] <= 1.0 and body["verdict"] == "answer"
     assert len(body["hits"]) == 5
     s, e = top["snippet_highlights"][0]
     assert 0 <= s < e <= len(top["snippet"])
@@ -114,6 +115,26 @@ def test_query_at_the_limit_is_accepted(client: TestClient) -> None:
     assert client.get("/search", params={"q": "補助金" * 166 + "か", "k": 1}).status_code == 200  # 499 chars
 
 
+@pytest.mark.parametrize("limit, status", [(None, 422), ("800", 200)])
+def test_query_limit_comes_from_the_settings(built_data_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                             limit: str | None, status: int) -> None:
+    """REGKB_MAX_QUERY_CHARS reaches the search itself, not only the API's schema."""
+    if limit is None:
+        monkeypatch.delenv("REGKB_MAX_QUERY_CHARS", raising=False)
+    else:
+        monkeypatch.setenv("REGKB_MAX_QUERY_CHARS", limit)
+    settings = Settings(data_dir=built_data_dir)
+    with TestClient(create_app(settings)) as c:
+        assert c.app.state.searcher.max_query_chars == settings.max_query_chars  # type: ignore[attr-defined]
+        question = (QUESTION * 40)[:700]
+        r = c.get("/search", params={"q": question, "k": 1})
+        assert r.status_code == status, r.text
+        if status == 422:
+            assert "700" in r.json()["error"]["message"]
+        else:
+            assert r.json()["hits"]
+
+
 def test_openapi_documents_the_limits(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     params = {p["name"]: p for p in spec["paths"]["/search"]["get"]["parameters"]}
@@ -131,7 +152,9 @@ def test_openapi_documents_the_limits(client: TestClient) -> None:
 
 def test_documents(client: TestClient) -> None:
     docs = {d["id"]: d for d in client.get("/documents").json()}
-    assert set(docs) == {"hojokin-qa", "iryo-dx-pmh", "jimu-renraku-20250522", "jisshi-youkou", "pmh-senko-r5"}
+    subsidy = {d for d, v in docs.items() if v["kind"] != "law"}
+    assert subsidy == {"hojokin-qa", "iryo-dx-pmh", "jimu-renraku-20250522", "jisshi-youkou", "pmh-senko-r5"}
+    assert {d for d, v in docs.items() if v["kind"] == "law"} >= {"340AC0000000141", "426AC0000000050"}
     qa = docs["hojokin-qa"]
     assert qa["latest_edition"] == 2 and [e["edition"] for e in qa["editions"]] == [1, 2]
     assert qa["editions"][0]["issued"] == "2026-02-06" and qa["editions"][1]["clause_count"] == 32

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from api import web
 from api.deps import MaybeSearcherDep, SettingsDep, index_error
 from api.routes import ClauseGraph, render
-from api.routes.search import check_query, parse_as_of, to_response
+from api.routes.search import parse_as_of, to_response
 from corpus.errors import BadQuery, DocumentNotFound, EditionNotFound, IndexMismatch, IndexNotBuilt, RegkbError
 from index.search import SearchFilters
 
@@ -96,7 +96,7 @@ def search_page(request: Request, searcher: MaybeSearcherDep, settings: Settings
             # document that has no such edition, so it is not applied.
             filters = SearchFilters(doc=doc or None, edition=_edition(edition) if doc else None,
                                     as_of=parse_as_of(as_of))
-            result = searcher.search(check_query(q, max_chars), k=10, filters=filters)
+            result = searcher.search(q, k=10, filters=filters)
             ctx["result"] = to_response(result, graph)
             ctx["banner"] = web.banner(ctx["result"].verdict)
             ctx["as_of_date"] = web.iso_wareki(filters.as_of)

