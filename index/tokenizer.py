@@ -41,21 +41,26 @@ class TokenizerConfig:
                 "bigrams": self.bigrams}
 
 
+# One MeCab tagger per thread for the whole process, shared by every Tokenizer: a tagger holds the unidic
+# dictionary, and one per Tokenizer instance grew a process that builds repeatedly (tests, the server's rebuilds)
+# by hundreds of MB a build.
+_TAGGERS = threading.local()
+
+
 class Tokenizer:
     """Thread-safe: MeCab taggers are not, so each thread gets its own."""
 
     def __init__(self, config: TokenizerConfig = TokenizerConfig()) -> None:
         self.config = config
-        self._local = threading.local()
 
     @property
     def tagger(self):  # type: ignore[no-untyped-def]
         """This thread's MeCab tagger (unidic-lite), created on first use."""
-        tagger = getattr(self._local, "tagger", None)
+        tagger = getattr(_TAGGERS, "tagger", None)
         if tagger is None:
             import fugashi
 
-            tagger = self._local.tagger = fugashi.Tagger()
+            tagger = _TAGGERS.tagger = fugashi.Tagger()
         return tagger
 
     @staticmethod
