@@ -23,7 +23,8 @@ def test_manifest_records_the_build(built_data_dir: Path) -> None:
     assert m["schema"] == SCHEMA_VERSION and m["corpus_hash"] == Store(built_data_dir).state_hash()
     assert m["model"]["dim"] == 384 and m["dense"]["factory"] == "Flat"
     assert m["tokenizer"]["fugashi"] and m["tokenizer"]["unidic-lite"]
-    assert m["counts"]["documents"] == 5 and m["counts"]["editions"] == 6
+    # five subsidy documents (the Q&A in two editions) and the seven statutes they cite
+    assert m["counts"]["documents"] == 12 and m["counts"]["editions"] == 13
     for f in ("bm25", "dense.faiss", "rows.jsonl", "clauses.jsonl", "documents.json"):
         assert (current_build(built_data_dir) / f).exists()
     assert not list((built_data_dir / "index" / "builds").glob(".tmp-*"))
