@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from corpus.lawcite import KANJI_NUM
 from corpus.model import Clause
 
 MAX_CHARS = 240
@@ -50,9 +51,13 @@ def _asking(question: str) -> str:
     return next((s for s in reversed(found) if re.search(r"か[。？?]?$", s)), found[-1] if found else "")
 
 
-LAW_KINDS = frozenset({"article", "paragraph", "law_item", "table_row", "supplement"})
-_KANJI_NUM = "〇一二三四五六七八九十百千"
-_LAW_MARKER = re.compile(rf"^\s*(?:第[{_KANJI_NUM}]+条(?:の[{_KANJI_NUM}]+)*|[0-9０-９]+|[{_KANJI_NUM}]+)[\s　]*")
+LAW_KINDS = frozenset({"article", "paragraph", "law_item", "table_row"})
+_LAW_MARKER = re.compile(rf"^\s*(?:第[{KANJI_NUM}]+条(?:の[{KANJI_NUM}]+)*|[0-9０-９]+|[{KANJI_NUM}]+)[\s　]*")
+
+
+def _without_law_number(c: Clause, text: str) -> str:
+    """A statute's article, paragraph or item starts with its own number (「第六条　」「２　」「一　」)."""
+    return _LAW_MARKER.sub("", text, count=1) if c.kind in LAW_KINDS else text
 
 
 def _tail(question: str, keep: int = 80) -> str:
@@ -83,8 +88,7 @@ def answer_line(c: Clause, query: str = "", parent: Clause | None = None) -> str
     body = c.text
     if c.heading and body.startswith(c.heading) and c.kind == "page":
         body = body[len(c.heading):]
-    # A statute's article, paragraph or item starts with its own number (「第六条　」「２　」「一　」).
-    body = _LAW_MARKER.sub("", body, count=1) if c.kind in LAW_KINDS else body
+    body = _without_law_number(c, body)
     # 「３ 事業内容」: a numbered clause repeats its number and heading as the first line.
     lines = [ln for ln in body.splitlines() if ln.strip()]
     if lines and c.heading and lines[0].strip().endswith(c.heading.strip()) and len(lines) > 1:
@@ -111,5 +115,4 @@ def lead_sentence(c: Clause) -> str:
     otherwise the clause's own first sentence: where its subject and predicate are (indexed as its own field)."""
     if c.answer:
         return _first(c.answer)
-    body = _LAW_MARKER.sub("", c.text, count=1) if c.kind in LAW_KINDS else c.text
-    return _first(body)
+    return _first(_without_law_number(c, c.text))

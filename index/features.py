@@ -54,7 +54,6 @@ class Candidates:
     rows: list[int]
     x: np.ndarray              # len(rows) x len(FEATURES)
     query: np.ndarray          # CONFIDENCE_FEATURES without the ranker's part (filled in by ``confidence_vector``)
-    rrf: dict[int, float]
 
 
 class RowFacts:
@@ -65,38 +64,24 @@ class RowFacts:
         self.row_kind = row_kind
         parents = {(c.doc_id, c.edition, c.parent) for c in rows if c.parent}
         self.is_parent = np.array([(c.doc_id, c.edition, c.section) in parents for c in rows], dtype=bool)
-        self._cues: dict[int, tuple[bool, bool, str]] = {}
+        # (states an amount, a date, an authority) per row; the folded text itself is not kept, so the cache stays
+        # a few booleans per row however many rows queries touch
+        self._cues: dict[int, tuple[bool, bool, bool]] = {}
 
-    def cues(self, row: int) -> tuple[bool, bool, str]:
+    def text(self, row: int) -> str:
+        c = self.rows[row]
+        return fold(f"{c.heading}\n{c.text}")
+
+    def cues(self, row: int) -> tuple[bool, bool, bool]:
         got = self._cues.get(row)
         if got is None:
-            c = self.rows[row]
-            text = fold(f"{c.heading}\n{c.text}")
-            amount, date = clause_cues(text)
-            got = self._cues[row] = (amount, date, text)
+            text = self.text(row)
+            got = self._cues[row] = (*clause_cues(text), names_actor(text))
         return got
 
 
-def _coverage(tokens: list[str], backend: KeywordBackend, pool: np.ndarray) -> tuple[float, np.ndarray]:
-    """(share of the query's IDF mass found in the corpus, per pool row share found in that row)."""
-    uniq = list(dict.fromkeys(tokens))
-    if not uniq:
-        return 0.0, np.zeros(len(pool))
-    total = found = 0.0
-    per_row = np.zeros(len(pool))
-    for t in uniq:
-        post = backend.postings(t)
-        idf = backend.idf(t)
-        total += idf
-        if len(post):
-            found += idf
-            per_row += idf * np.isin(pool, post, assume_unique=False)
-    return found / total, per_row / total
-
-
 def candidates(query: str, r: Retrieved, facts: RowFacts, keyword: KeywordBackend,
-               heading: KeywordBackend, named_laws: frozenset[str] = frozenset(),
-               lead: KeywordBackend | None = None) -> Candidates:
+               heading: KeywordBackend, lead: KeywordBackend, named_laws: frozenset[str] = frozenset()) -> Candidates:
     """``named_laws``: ids of the statutes the query names (by title or short name)."""
     rrf = rrf_fusion({"bm25": [row for row, _ in r.bm25], "dense": [row for row, _ in r.dense]},
                      k=RRF_K, weights=RRF_WEIGHTS)
@@ -109,9 +94,9 @@ def candidates(query: str, r: Retrieved, facts: RowFacts, keyword: KeywordBacken
     tops = {name: (lst[0][1] if lst else 0.0) for name, lst in (("bm25", r.bm25), ("heading", r.heading),
                                                                 ("reading", r.reading), ("dense", r.dense))}
     dense_floor = min((s for _, s in r.dense), default=0.0)
-    coverage, text_cov = _coverage(r.tokens, keyword, pool_arr)
-    _, head_cov = _coverage(r.tokens, heading, pool_arr)
-    _, lead_cov = _coverage(r.tokens, lead, pool_arr) if lead is not None else (0.0, np.zeros(len(pool)))
+    coverage, text_cov = keyword.coverage(r.tokens, pool_arr)
+    _, head_cov = heading.coverage(r.tokens, pool_arr)
+    _, lead_cov = lead.coverage(r.tokens, pool_arr)
     ask_amount, ask_date, numbers = query_cues(fold(query))
     ask_list = asks_list(fold(query))
     ask_law = asks_law(fold(query))
@@ -119,7 +104,7 @@ def candidates(query: str, r: Retrieved, facts: RowFacts, keyword: KeywordBacken
     col = {f: i for i, f in enumerate(FEATURES)}
     x = np.zeros((len(pool), len(FEATURES)))
     for i, row in enumerate(pool):
-        amount, date, text = facts.cues(row)
+        amount, date, actor = facts.cues(row)
         kind = facts.rows[row].kind
         x[i, col["rrf"]] = rrf.get(row, 0.0) * RRF_K
         for name in ("bm25", "heading", "reading"):
@@ -141,13 +126,15 @@ def candidates(query: str, r: Retrieved, facts: RowFacts, keyword: KeywordBacken
         is_law = facts.row_kind[row] == "law"
         x[i, col["law_named"]] = is_law and facts.rows[row].doc_id in named_laws
         x[i, col["law_cue"]] = is_law and ask_law
-        x[i, col["cue_actor"]] = ask_actor and names_actor(text)
-        x[i, col["number_match"]] = (sum(n in text for n in numbers) / len(numbers)) if numbers else 0.0
+        x[i, col["cue_actor"]] = ask_actor and actor
+        if numbers:
+            text = facts.text(row)
+            x[i, col["number_match"]] = sum(n in text for n in numbers) / len(numbers)
     reading_top = (r.reading[0][1] / max(len(r.reading_tokens), 1)) if r.reading else 0.0
     unknown = sum(1 for t in set(r.tokens) if len(t) >= 2 and not len(keyword.postings(t)))
     qf = np.array([0.0, 0.0, 0.0, tops["dense"], coverage, 0.0, 0.0, reading_top, float(np.log1p(len(set(r.tokens)))),
                    float(np.log1p(unknown)), 0.0, tops["bm25"] / max(len(set(r.tokens)), 1)])
-    return Candidates(pool, x, qf, rrf)
+    return Candidates(pool, x, qf)
 
 
 def confidence_vector(c: Candidates, scores: np.ndarray, order: np.ndarray) -> np.ndarray:

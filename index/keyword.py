@@ -48,11 +48,28 @@ class KeywordBackend(Backend):
             return np.zeros(0, dtype=np.int64)
         return np.asarray(self.retriever.scores["indices"][int(indptr[tid]):int(indptr[tid + 1])])
 
-    def idf(self, token: str) -> float:
-        """Lucene's BM25 idf; an unknown token gets the idf of a token in no row (it weighs the most)."""
+    def coverage(self, tokens: list[str], rows: np.ndarray) -> tuple[float, np.ndarray]:
+        """(share of the query's IDF mass found anywhere in the index, share found in each of ``rows``).
+
+        Lucene's BM25 idf weighs each distinct token; a token in no row weighs the most. A question the corpus
+        answers has its key words together in one clause; an out-of-corpus question built from common words (補助金,
+        申請 …) finds them scattered over many. Row membership is tested in numpy: a Python set of a common word's
+        posting list cost ~3 ms per word at 100k rows."""
+        per_row = np.zeros(len(rows))
+        uniq = list(dict.fromkeys(tokens))
+        if not uniq:
+            return 0.0, per_row
         n = float(self.retriever.scores["num_docs"])
-        df = float(len(self.postings(token)))
-        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+        total = found = 0.0
+        for t in uniq:
+            post = self.postings(t)
+            df = float(len(post))
+            idf = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+            total += idf
+            if len(post):
+                found += idf
+                per_row += idf * np.isin(rows, post)
+        return found / total, per_row / total
 
     def scores(self, tokens: list[str]) -> np.ndarray:
         ids = [self.vocab[t] for t in tokens if t in self.vocab]

@@ -22,7 +22,7 @@ import numpy as np
 
 from corpus.collection import Corpus
 from corpus.errors import BadQuery, IndexMismatch, RegkbError
-from corpus.lawcite import find_law_citations
+from corpus.lawcite import find_law_citations, law_names
 from corpus.model import Clause, Document, ParsedDocument
 from corpus.store import Store
 from index.answer_line import answer_line
@@ -194,7 +194,6 @@ class Searcher:
         self._masks_lock = threading.Lock()
         self._default_mask = self._mask(SearchFilters())
         self._facts = RowFacts(rows, self._row_kind)
-        self._row_of = {c.key: i for i, c in enumerate(rows)}
 
     # -- loading -------------------------------------------------------------------------------------------------
 
@@ -393,7 +392,7 @@ class Searcher:
         dense = self.dense.rank(vector.result(), allowed, CANDIDATES) if vector is not None else []  # type: ignore[union-attr]
         r = Retrieved(tokens, reading_tokens, bm25, heading, reading, dense)
         named = frozenset(c.law_id for c in find_law_citations(query, self.citations.law_names))
-        return r, candidates(query, r, self._facts, self.keyword, self.heading, named, self.lead), terms
+        return r, candidates(query, r, self._facts, self.keyword, self.heading, self.lead, named), terms
 
     def _search_learned(self, query: str, k: int, filters: SearchFilters, allowed: np.ndarray,
                         started: float) -> SearchResult:
@@ -475,13 +474,6 @@ class Searcher:
 
 def _filters_json(filters: SearchFilters) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in asdict(filters).items()}
-
-
-def law_names(corpus: Corpus) -> dict[str, str]:
-    """Names (titles, short names, names the documents define) of the statutes in the corpus -> law id."""
-    from corpus.lawcite import law_names as names_of
-
-    return names_of(corpus)
 
 
 __all__ = ["Confidence", "FusionConfig", "Hit", "SearchFilters", "SearchResult", "Searcher"]

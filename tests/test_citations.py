@@ -37,7 +37,7 @@ LAW_FORMS = [
 
 @pytest.fixture(scope="module")
 def resolver(bundled_store: Store) -> CitationResolver:
-    from index.search import law_names
+    from corpus.lawcite import law_names
 
     corpus = bundled_store.load()
     return CitationResolver(corpus, law_names(corpus))
