@@ -18,7 +18,7 @@ import pytest
 from corpus.store import Store
 from index.build import BuildConfig, build_index
 from ingest.pipeline import bundled_entries, ingest_paths
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, REQUIRED, free_port, wait_healthy
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, REQUIRED, regkb_server
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,24 +38,9 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     data_dir = tmp_path / "data"
     ingest_paths([DATA / "hojokin-qa-edition1.txt"], Store(data_dir))
     build_index(data_dir, BuildConfig(dense=False))  # keyword-only: no model to load
-    port = free_port()
-    log = tmp_path / "server.log"
     env = {**os.environ, "REGKB_HELPDESK_TOKEN": TOKEN}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "cli.main", "--data-dir", str(data_dir), "serve",
-                                 "--host", "127.0.0.1", "--port", str(port)],
-                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(f"{base}/health", proc, log)
+    with regkb_server(data_dir, tmp_path / "server.log", env) as base:
         yield base, data_dir
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def get_json(url: str) -> dict:  # type: ignore[type-arg]

@@ -6,6 +6,7 @@ where REGKB_REQUIRE_BROWSER is set (CI), where a missing browser is a failure, n
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -58,19 +59,18 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: fl
     pytest.fail(f"server not healthy after {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
 
 
-@pytest.fixture()
-def server(built_data_dir: Path, tmp_path: Path) -> Iterator[str]:
-    """`regkb serve` as a user starts it; always stopped, by its own pid."""
+@contextlib.contextmanager
+def regkb_server(data_dir: Path, log: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`regkb serve` as a user starts it, on a free loopback port; yields its base URL once /health answers, and
+    always stops it, by its own pid."""
     port = free_port()
-    log = tmp_path / "server.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "cli.main", "--data-dir", str(built_data_dir), "serve",
+        proc = subprocess.Popen([sys.executable, "-m", "cli.main", "--data-dir", str(data_dir), "serve",
                                  "--host", "127.0.0.1", "--port", str(port)],
-                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(f"{base}/health", proc, log)
-        assert f"regkb: serving on http://127.0.0.1:{port}/" in log.read_text()
         yield base
     finally:
         proc.terminate()
@@ -79,6 +79,14 @@ def server(built_data_dir: Path, tmp_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@pytest.fixture()
+def server(built_data_dir: Path, tmp_path: Path) -> Iterator[str]:
+    log = tmp_path / "server.log"
+    with regkb_server(built_data_dir, log) as base:
+        assert f"regkb: serving on {base}/" in log.read_text()
+        yield base
 
 
 def test_search_and_open_clause(server: str, tmp_path: Path) -> None:

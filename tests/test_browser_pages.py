@@ -12,8 +12,6 @@ import io
 import json
 import re
 import shutil
-import subprocess
-import sys
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -22,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, REQUIRED, ROOT, free_port, wait_healthy
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, REQUIRED, regkb_server
 
 pytestmark = [
     pytest.mark.browser,
@@ -68,23 +66,8 @@ def site(built_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     pdf = render_text_pdf(tmp / "test-qa.pdf", "\n".join(PDF_LINES), underline=PDF_UNDERLINED, lines_per_page=8)
     ingest_paths([pdf], Store(data), Overrides(doc_id="test-qa"))
     build_index(data)
-    port = free_port()
-    log = tmp / "server.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "cli.main", "--data-dir", str(data), "serve",
-                                 "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, stdout=out,
-                                stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(f"{base}/health", proc, log)
+    with regkb_server(data, tmp / "server.log") as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
