@@ -343,7 +343,6 @@ class Searcher:
             dense = self.dense.rank(vector.result(), allowed, CANDIDATES)  # type: ignore[union-attr]
 
         bm25_rank = {row: i for i, (row, _) in enumerate(bm25, start=1)}
-        dense_rank = {row: i for i, (row, _) in enumerate(dense, start=1)}
         bm25_score, dense_score = dict(bm25), dict(dense)
         if mode == "bm25":
             fused = bm25_score
@@ -357,8 +356,7 @@ class Searcher:
         order = sorted(fused, key=lambda r: (-fused[r], bm25_rank.get(r, 10**9), r))[:k]
 
         conf = assess(tokens, bm25, dense, self.keyword)
-        hits = [self._hit(self.rows[row], fused[row], bm25_rank.get(row), dense_rank.get(row), bm25_score.get(row),
-                          dense_score.get(row), terms, query) for row in order]
+        hits = self._hits([(row, fused[row]) for row in order], bm25, dense, terms, query)
         hits = self._with_citations(query, hits, filters, terms, k)
         confident = (conf.confident or hits[0].cited) if hits else False
         verdict = "answer" if confident else ("check" if hits and conf.coverage >= 0.5 else "out_of_scope")
@@ -401,14 +399,7 @@ class Searcher:
         order = np.argsort(-scores, kind="stable")
         z = confidence_vector(cands, scores, order)
         probability = self.calibration.probability(z) if cands.rows else 0.0
-        bm25_rank = {row: i for i, (row, _) in enumerate(r.bm25, start=1)}
-        dense_rank = {row: i for i, (row, _) in enumerate(r.dense, start=1)}
-        bm25_score, dense_score = dict(r.bm25), dict(r.dense)
-        hits = []
-        for i in order[:k]:
-            row = cands.rows[int(i)]
-            hits.append(self._hit(self.rows[row], float(scores[i]), bm25_rank.get(row), dense_rank.get(row),
-                                  bm25_score.get(row), dense_score.get(row), terms, query))
+        hits = self._hits([(cands.rows[int(i)], float(scores[i])) for i in order[:k]], r.bm25, r.dense, terms, query)
         hits = self._with_citations(query, hits, filters, terms, k)
         if hits and hits[0].cited:
             probability = max(probability, CITED_PROBABILITY)
@@ -446,6 +437,15 @@ class Searcher:
         ids = {(c.doc_id, c.edition, c.section) for c in cited}
         lead = [self._hit(c, top + 1.0, None, None, None, None, terms, query, cited=True) for c in cited]
         return (lead + [h for h in hits if (h.doc, h.edition, h.section) not in ids])[:k]
+
+    def _hits(self, ranked: list[tuple[int, float]], bm25: list[tuple[int, float]], dense: list[tuple[int, float]],
+              terms: list[str], query: str) -> list[Hit]:
+        """Hits for ``ranked`` (row, fused score), each with its BM25 and dense rank and score where it had them."""
+        bm25_rank = {row: i for i, (row, _) in enumerate(bm25, start=1)}
+        dense_rank = {row: i for i, (row, _) in enumerate(dense, start=1)}
+        bm25_score, dense_score = dict(bm25), dict(dense)
+        return [self._hit(self.rows[row], score, bm25_rank.get(row), dense_rank.get(row), bm25_score.get(row),
+                          dense_score.get(row), terms, query) for row, score in ranked]
 
     def _parent(self, c: Clause) -> Clause | None:
         if not c.parent:
