@@ -15,8 +15,11 @@ import numpy as np
 from corpus.model import Clause
 from corpus.textnorm import fold
 from index.fusion import rrf_fusion
+from index.answer_line import lead_sentence
 from index.keyword import KeywordBackend
-from index.rerank import FEATURES, asks_actor, asks_law, asks_list, names_actor, clause_cues, query_cues, rr, safe_rel, softmax
+from index.predicate import predicate
+from index.rerank import (FEATURES, asks_actor, asks_law, asks_list, asks_where, clause_cues, names_actor,
+                          names_destination, query_cues, rr, safe_rel, softmax)
 
 RRF_K = 60.0
 RRF_WEIGHTS = {"bm25": 1.5, "dense": 1.0}
@@ -64,20 +67,27 @@ class RowFacts:
         self.row_kind = row_kind
         parents = {(c.doc_id, c.edition, c.parent) for c in rows if c.parent}
         self.is_parent = np.array([(c.doc_id, c.edition, c.section) in parents for c in rows], dtype=bool)
-        # (states an amount, a date, an authority) per row; the folded text itself is not kept, so the cache stays
+        # (states an amount, a date, an authority, a procedure's destination) per row; the folded text itself is not kept, so the cache stays
         # a few booleans per row however many rows queries touch
-        self._cues: dict[int, tuple[bool, bool, bool]] = {}
+        self._cues: dict[int, tuple[bool, bool, bool, bool]] = {}
+        self._predicates: dict[int, str | None] = {}
 
     def text(self, row: int) -> str:
         c = self.rows[row]
         return fold(f"{c.heading}\n{c.text}")
 
-    def cues(self, row: int) -> tuple[bool, bool, bool]:
+    def cues(self, row: int) -> tuple[bool, bool, bool, bool]:
         got = self._cues.get(row)
         if got is None:
             text = self.text(row)
-            got = self._cues[row] = (*clause_cues(text), names_actor(text))
+            got = self._cues[row] = (*clause_cues(text), names_actor(text), names_destination(text))
         return got
+
+
+    def predicate(self, row: int) -> str | None:
+        if row not in self._predicates:
+            self._predicates[row] = predicate(lead_sentence(self.rows[row]))
+        return self._predicates[row]
 
 
 def candidates(query: str, r: Retrieved, facts: RowFacts, keyword: KeywordBackend,
@@ -101,10 +111,12 @@ def candidates(query: str, r: Retrieved, facts: RowFacts, keyword: KeywordBacken
     ask_list = asks_list(fold(query))
     ask_law = asks_law(fold(query))
     ask_actor = asks_actor(fold(query))
+    ask_where = asks_where(fold(query))
+    asked = predicate(fold(query))
     col = {f: i for i, f in enumerate(FEATURES)}
     x = np.zeros((len(pool), len(FEATURES)))
     for i, row in enumerate(pool):
-        amount, date, actor = facts.cues(row)
+        amount, date, actor, destination = facts.cues(row)
         kind = facts.rows[row].kind
         x[i, col["rrf"]] = rrf.get(row, 0.0) * RRF_K
         for name in ("bm25", "heading", "reading"):
@@ -127,6 +139,8 @@ def candidates(query: str, r: Retrieved, facts: RowFacts, keyword: KeywordBacken
         x[i, col["law_named"]] = is_law and facts.rows[row].doc_id in named_laws
         x[i, col["law_cue"]] = is_law and ask_law
         x[i, col["cue_actor"]] = ask_actor and actor
+        x[i, col["cue_where"]] = ask_where and destination
+        x[i, col["predicate_match"]] = asked is not None and facts.predicate(row) == asked
         if numbers:
             text = facts.text(row)
             x[i, col["number_match"]] = sum(n in text for n in numbers) / len(numbers)

@@ -48,6 +48,9 @@ FEATURES: tuple[str, ...] = (
     "law_cue",         # the query speaks of statutes (法律, 第N条, 規定, 政令) and the clause is in one
     "cue_actor",       # the query asks who or where (誰, どこ, 市町村？県？) and the clause names an authority
     "lead_cov",        # IDF-weighted share of the query's words in the clause's lead sentence (its main rule)
+    "cue_where",       # the query asks where to apply or submit (どこに申請, 申請先) and the clause names an authority
+                       # as the place a procedure goes to (都道府県に申請, 市町村に提出)
+    "predicate_match", # the query's predicate (申請する？) is the main predicate of the clause's lead sentence
 )
 
 _ASK_AMOUNT = re.compile(r"いくら|幾ら|金額|額は|額を|補助率|割合|何割|上限|何円|何分の|単価|費用は")
@@ -56,6 +59,11 @@ _ASK_LIST = re.compile(r"一覧|リスト|どれ|どんな|種類|全部|すべ�
 _ASK_LAW = re.compile(r"法律|法令|条文|第\s*\d+\s*条|\d+\s*条|規定|政令|省令|法では|法で|法の|法に")
 _ASK_ACTOR = re.compile(r"どこ|誰|だれ|どちら|どっち|窓口|申請先|提出先|実施主体|[県市町村]？|[県市町村]\?|[県市町村]だっけ")
 _HAS_ACTOR = re.compile(r"都道府県|市町村|市区町村|知事|市長|区長|保健所|実施主体|厚生労働大臣|国は|国が")
+_ASK_WHERE = re.compile(r"(?:どこ|どちら|どっち)(?:に|へ|で|の窓口)?.{0,12}(?:申請|提出|出す|出せ|届け|届出|申し込|申込|手続|しんせい|ていしゅつ|だす)"
+                        r"|申請先|提出先|届出先|申請窓口|[県市町村]に(?:申請|出す|提出)")
+# an authority followed by the procedure addressed to it: 「居住地の都道府県に申請」「市町村長に対し、…の申請」
+_HAS_WHERE = re.compile(r"(?:都道府県|市町村|市区町村|知事|市長|区長|町村長|保健所|厚生労働大臣|地方厚生局|国民健康保険団体連合会)"
+                        r"(?:知事|長)?(?:に|へ)(?:対し、?)?[^。]{0,30}?(?:申請|提出|届け出|届出|申し出)")
 _HAS_AMOUNT = re.compile(r"\d[\d,.]*\s*(?:万|億|千)?円|\d+\s*/\s*\d+|\d+分の\d+|[0-9０-９]+割|補助率|基準額|上限")
 _HAS_DATE = re.compile(r"(?:令和|平成)\s*\d+\s*年|\d+\s*月\s*\d*\s*日?|年度中|期限|まで")
 _NUMBERS = re.compile(r"\d+(?:[.,]\d+)*")
@@ -68,6 +76,14 @@ def query_cues(query: str) -> tuple[bool, bool, list[str]]:
 
 def asks_actor(query: str) -> bool:
     return bool(_ASK_ACTOR.search(query))
+
+
+def asks_where(query: str) -> bool:
+    return bool(_ASK_WHERE.search(query))
+
+
+def names_destination(text: str) -> bool:
+    return bool(_HAS_WHERE.search(text))
 
 
 def names_actor(text: str) -> bool:

@@ -275,10 +275,11 @@ def test_kind_law_filter_and_results_say_their_kind(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_the_application_question_finds_nanbyo_article_6(searcher) -> None:  # type: ignore[no-untyped-def]
-    """`make serve`'s corpus (bundled documents and statutes, hybrid index): 難病法 第6条 (居住地の都道府県) is among the
-    top results for the question staff ask."""
+    """`make serve`'s corpus (bundled documents and statutes, hybrid index, bundled ranker): 難病法 第6条 (居住地の都道府県)
+    answers the question staff ask, ahead of 第7条 which only mentions the application (the where-to-apply cue and the
+    predicate match). The question is in eval/questions/laws.jsonl (l001); out of fold it ranks second — README."""
     r = searcher.search("指定難病の支給認定はどこに申請する？", k=5)
-    assert "難病法 第6条" in [h.citation for h in r.hits]
+    assert r.hits[0].citation == "難病法 第6条"
 
 
 def test_law_names_come_from_titles_table_and_documents() -> None:
