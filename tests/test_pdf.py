@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -300,3 +303,42 @@ def test_too_many_pages(tmp_path: Path) -> None:
 def test_page_limit_is_inclusive(tmp_path: Path) -> None:
     pages = extract_pdf(write_many_pages_pdf(tmp_path / "ten.pdf", 10), max_pages=10)
     assert len(pages) == 10
+
+
+# ---------------------------------------------------------------- other libraries' logging
+def test_import_leaves_library_log_levels_alone() -> None:
+    code = ("import logging, ingest.pdf; "
+            "print([logging.getLogger(n).level for n in ('pdfminer', 'pdfplumber')])")
+    r = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[0, 0]"
+
+
+def test_extraction_quiets_pdfminer_only_while_it_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pdfminer's per-object warnings are hidden while a PDF is read; after that, and whenever the application has
+    set pdfminer's level itself, the level is what it was."""
+    import ingest.pdf.extract as extract
+
+    pdfminer_log = logging.getLogger("pdfminer")
+    during: list[int] = []
+
+    def spy(page: object) -> list:
+        during.append(pdfminer_log.level)
+        return real(page)
+
+    real = extract.page_lines
+    monkeypatch.setattr(extract, "page_lines", spy)
+    path = render_text_pdf(tmp_path / "q.pdf", _source(3))
+    before = pdfminer_log.level
+    try:
+        pdfminer_log.setLevel(logging.NOTSET)
+        extract_pdf(path)
+        after_default = pdfminer_log.level
+        pdfminer_log.setLevel(logging.DEBUG)
+        extract_pdf(path)
+        after_chosen = pdfminer_log.level
+    finally:
+        pdfminer_log.setLevel(before)
+    assert during == [logging.ERROR, logging.DEBUG]
+    assert (after_default, after_chosen) == (logging.NOTSET, logging.DEBUG)
