@@ -1,5 +1,5 @@
 """The 新旧対照表 as HTML: the table of the web page (``to_html``) and a standalone page (``to_html_page``, for
-``regkb diff --format html``). Cell contents come from ``corpus.diff_render``; the styles are the page's own
+``regkb diff --format html``). Cell contents come from ``api.diff_cells``; the styles are the page's own
 stylesheet (``api/static/shinkyu.css``), linked by the web page and inlined into the standalone one.
 
 Each row has an id (``row_id``) so that a clause's 「第2版で変更」 badge can open its row. Changed runs are
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import html
 
+from api.diff_cells import CHANGE_LABELS, cell_runs, labels, summary, title
 from api.routes import STATIC_DIR
 from api.web import row_id
 from corpus.diff import DiffItem, EditionDiff
-from corpus.diff_render import CHANGE_LABELS, cell_runs, labels, summary, title
 
 STYLESHEET = STATIC_DIR / "shinkyu.css"
 

@@ -404,7 +404,7 @@ def diff(
     """
     from corpus.diff import diff_editions
     from api.render_diff import to_html_page
-    from corpus.diff_render import to_markdown
+    from api.render_diff_md import to_markdown
 
     if fmt not in ("json", "md", "html"):
         raise typer.BadParameter("--format must be json, md or html")

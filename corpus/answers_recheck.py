@@ -44,7 +44,7 @@ def text_hash(text: str) -> str:
 
 
 def diff_item_from_json(row: dict) -> DiffItem:  # type: ignore[type-arg]
-    """A stored 新旧対照表 row back as a ``DiffItem`` (for rendering with ``corpus.diff_render``)."""
+    """A stored 新旧対照表 row back as a ``DiffItem`` (for rendering with ``api.render_diff``)."""
     return DiffItem(change=row["change"], new=row.get("new"), old=row.get("old"),
                     similarity=float(row.get("similarity") or 0.0), new_text=row.get("new_text"),
                     old_text=row.get("old_text"), inline=[(r["op"], r["text"]) for r in row.get("inline") or ()],

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from corpus.diff import MERGE_GAP, EditionDiff, change_notes, diff_editions, hungarian, inline_diff
 from api.render_diff import to_html, to_html_page
-from corpus.diff_render import to_markdown
+from api.render_diff_md import to_markdown
 from corpus.model import Clause, ParsedDocument, Span
 from ingest.pipeline import Overrides, bundled_entries, parse_file
 

@@ -17,6 +17,7 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import SettingsDep
+from api.diff_cells import CHANGE_LABELS
 from api.render_diff import to_html
 from api.routes import clause_url, render, templates
 from api.schemas import ErrorOut
@@ -28,7 +29,6 @@ from corpus import answers_service as service
 from corpus.answers import REVIEW_STATUSES, AnswerDraft, AnswerStore, CitationRef, Limits, SavedAnswer
 from corpus.answers_recheck import current_corpus, diff_item_from_json, ensure_checked
 from corpus.diff import EditionDiff
-from corpus.diff_render import CHANGE_LABELS
 from corpus.errors import AnswerImportError, RegkbError
 
 router = APIRouter(prefix="/answers", tags=["answers"])

@@ -17,12 +17,12 @@ from fastapi.responses import FileResponse
 from markupsafe import Markup
 
 from api.deps import GraphDep
+from api.diff_cells import summary
 from api.render_diff import STYLESHEET, to_html
 from api.routes import render, wants_html
 from api.schemas import ErrorOut
 from corpus.collection import Corpus
 from corpus.diff import EditionDiff, diff_editions
-from corpus.diff_render import summary
 
 router = APIRouter(tags=["documents"])
 

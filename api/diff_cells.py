@@ -1,14 +1,11 @@
-"""新旧対照表 (old/new comparison table) of an ``EditionDiff`` as Markdown, and the cell contents every rendering shares.
+"""What every rendering of the 新旧対照表 shows: change labels, title, summary and the runs of each cell.
 
 One row per unit in new-edition order, columns 区分 | 改正後 | 改正前, as Japanese amendment tables are laid out.
-Changed rows show the whole text with the changed runs marked (Markdown ``**…**`` and ``~~…~~``); rows without a
-textual change show the heading only, to keep the table readable. Every piece of document text is escaped: the texts
-come from PDFs and contain ``<https://…>`` and the like. The HTML table is the web page's (``api.render_diff``).
+Changed rows show the whole text with the changed runs marked; rows without a textual change show the heading only,
+to keep the table readable. The renderings: HTML in ``api.render_diff``, Markdown in ``api.render_diff_md``.
 """
 
 from __future__ import annotations
-
-import re
 
 from corpus.diff import DiffItem, EditionDiff
 
@@ -62,52 +59,3 @@ def cell_runs(item: DiffItem, side: str) -> tuple[str | None, list[tuple[str, bo
         return section, [(text or "", False)]
     heading = item.new_heading if side == "new" else item.old_heading
     return section, [(heading or "", False)]
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# Markdown
-
-_MD_SPECIAL = re.compile(r"([\\`*_~|<>\[\]#])")
-
-
-def _md_escape(text: str) -> str:
-    return _MD_SPECIAL.sub(r"\\\1", text)
-
-
-def _md_mark(text: str, marker: str) -> str:
-    """Wrap each line of a changed run in ``marker``; emphasis cannot span a table-cell line break or start/end
-    with a space, so the spaces stay outside."""
-    out = []
-    for line in text.split("\n"):
-        core = line.strip()
-        if not core:
-            out.append(_md_escape(line))
-            continue
-        lead = line[: len(line) - len(line.lstrip())]
-        trail = line[len(line.rstrip()) :]
-        out.append(f"{lead}{marker}{_md_escape(core)}{marker}{trail}")
-    return "\n".join(out)
-
-
-def _md_cell(item: DiffItem, side: str) -> str:
-    marker = "**" if side == "new" else "~~"
-    section, runs = cell_runs(item, side)
-    body = "".join(_md_mark(t, marker) if marked else _md_escape(t) for t, marked in runs)
-    body = body.replace("\r", "").replace("\n", "<br>")
-    return f"`{section}` {body}" if section else body
-
-
-def to_markdown(diff: EditionDiff) -> str:
-    """A GitHub-flavoured Markdown 新旧対照表: **inserted** and ~~deleted~~ runs, one table row per unit."""
-    new, old = labels(diff)
-    lines = [
-        f"# {_md_escape(title(diff))}",
-        "",
-        _md_escape(summary(diff)),
-        "",
-        f"| 区分 | 改正後（{new}） | 改正前（{old}） |",
-        "| --- | --- | --- |",
-    ]
-    for item in diff.items:
-        lines.append(f"| {CHANGE_LABELS[item.change]} | {_md_cell(item, 'new')} | {_md_cell(item, 'old')} |")
-    return "\n".join(lines) + "\n"
