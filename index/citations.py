@@ -51,6 +51,10 @@ def fold_query(text: str) -> str:
     return t.replace("〜", "~").replace("、", " ").replace("，", " ")
 
 
+# the last 項 or 号 of a statute section: 「第19条の2第1項第3号」 → 「第19条の2第1項」 → 「第19条の2」
+_LAST_LEVEL = re.compile(r"第\d+[項号]$")
+
+
 class CitationResolver:
     """Finds citations in a query against one corpus snapshot (built once per loaded index)."""
 
@@ -162,7 +166,19 @@ class CitationResolver:
         for cite in find_law_citations(query, self.law_names):
             if cite.section is None:
                 continue
-            c = self._clause(cite.law_id, cite.section, None)
+            c = self._nearest_law_clause(cite.law_id, cite.section)
             if c is not None:
                 out.append(CitedClause(c, cite.start, cite.end))
         return out
+
+    def _nearest_law_clause(self, law_id: str, section: str) -> Clause | None:
+        """The cited 条/項/号, or the nearest one above it that exists: a 号 the current text no longer has (or a
+        mistyped one) still leads to its article rather than to nothing."""
+        while True:
+            c = self._clause(law_id, section, None)
+            if c is not None:
+                return c
+            shorter = _LAST_LEVEL.sub("", section)
+            if shorter == section or not shorter:
+                return None
+            section = shorter
