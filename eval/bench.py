@@ -17,9 +17,9 @@ PDF and text ingest throughput, faiss exact vs HNSW on the largest synthetic siz
 hybrid queries on the largest size.
 
 Modules: bench_machine (machine, versions, load), bench_queries (query pools), bench_timing (latency, quality),
-bench_corpus (real and synthetic corpora, vectors), bench_size (one size end to end), bench_baselines, bench_http
-(the server), bench_ingest (PDF throughput), bench_profile, bench_render (tables, targets); this file parses the
-flags and runs the sizes in order.
+bench_corpus (real and synthetic corpora), bench_vectors (real and derived vectors), bench_build (the index build,
+timed), bench_size (one size end to end), bench_baselines, bench_http (the server), bench_ingest (PDF throughput),
+bench_profile, bench_render (tables, targets); this file parses the flags and runs the sizes in order.
 """
 
 from __future__ import annotations
@@ -36,16 +36,32 @@ from typing import Any
 import numpy as np
 
 from eval.bench_common import REPO, say
-from eval.bench_corpus import RealCorpus, Synthetic, VectorSource, embed_subset, load_real_corpus, prefix, synthesize
+from eval.bench_corpus import RealCorpus, Synthetic, load_real_corpus, prefix, synthesize
 from eval.bench_ingest import pdf_ingest
 from eval.bench_machine import load_snapshot, machine, speed_probe, versions
 from eval.bench_queries import QueryPool, distinct_queries
 from eval.bench_render import tables, targets
 from eval.bench_size import parse_size, run_size
 from eval.bench_timing import on_model_thread
+from eval.bench_vectors import VectorFn, VectorSource, embed_subset
 
 
-def main(argv: list[str] | None = None) -> int:
+NOTES = {
+    "synthetic": "sizes other than 'real' are SYNTHETIC corpora grown from the real one "
+                 "(eval/bench_corpus.py); speed only, no quality",
+    "vectors": "synthetic sizes: a subset of passages is embedded with the real model; the "
+               "other vectors are DERIVED from them (Gaussian noise, renormalised)",
+    "queries": "dev and out-of-corpus questions plus perturbations, distinct per "
+               "measurement so the query-embedding LRU cache never answers",
+    "load": "other processes may share the 2 cores: see machine_load_* snapshots",
+    "build": "every size is built by index/build.py (cross-references included); "
+             "vectors come from the benchmark's encoder (real or derived)",
+    "threads": "query embedding and tokenizing run on index.search's dedicated threads; "
+               "the benchmark runs its own model work on the same thread",
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m eval.bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="real,10k,100k", help="comma-separated: real, 10k, 100k, or a clause count")
     ap.add_argument("--out", type=Path, default=REPO / "bench-results" / "bench.json")
@@ -67,13 +83,72 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--laws", type=Path, help="also the statute-scale run (eval/bench_laws.py) on this e-Gov archive")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--render-only", action="store_true", help="rewrite the tables (.md) from an existing --out JSON")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def _write(out: dict[str, Any], path: Path) -> str:
+    """Render the tables into ``out`` and write the JSON and the Markdown beside it; the tables, to print."""
+    out["table_markdown"] = text = tables(out)
+    path.write_text(json.dumps(out, ensure_ascii=False, indent=1, default=str), "utf-8")
+    path.with_suffix(".md").write_text(text + "\n", "utf-8")
+    return text
+
+
+def _real_vectors(embedder: Any, emb_info: dict[str, Any]) -> VectorFn:
+    """The real corpus's vectors: every passage embedded by the model, the rate added up in ``emb_info``."""
+
+    def vectors(texts: list[str], keys: list[tuple[str, int]]) -> tuple[np.ndarray, dict[str, Any]]:
+        t = time.perf_counter()
+        vecs = on_model_thread(lambda: embedder.encode_passages(texts, batch_size=32))
+        sec = time.perf_counter() - t
+        # The build asks a chunk at a time: add up.
+        n = emb_info.get("passages", 0) + len(texts)
+        total = emb_info.get("seconds", 0.0) + sec
+        emb_info.update({"passages": n, "seconds": round(total, 2), "passages_per_s": round(n / total, 1)})
+        return vecs, {"real_embedded": len(texts), "derived": 0}
+
+    return vectors
+
+
+def _derived_vectors(source: VectorSource, synth: Synthetic, dim: int) -> VectorFn:
+    """A synthetic corpus's vectors: derived from the embedded subset (see eval/bench_corpus.py)."""
+
+    def vectors(texts: list[str], keys: list[tuple[str, int]]) -> tuple[np.ndarray, dict[str, Any]]:
+        return source.vectors(texts, keys, synth.template_of, dim)
+
+    return vectors
+
+
+def _embed_shared_subset(out: dict[str, Any], embedder: Any, big: Synthetic, synth_targets: list[int],
+                         n: int, synth: Synthetic, subset: int) -> VectorSource:
+    """Embed the real passages that every synthetic size derives its vectors from (once, on the smallest size)."""
+    first = prefix(big, min(synth_targets)) if n != min(synth_targets) else synth
+    say(f"embedding {subset:,} real passages of the synthetic corpus ...")
+    source = on_model_thread(embed_subset, embedder, first, subset)
+    out["embedding_subset"] = {"passages": len(source.embedded), "seconds": round(source.embed_seconds, 2),
+                               "passages_per_s": round(len(source.embedded) / source.embed_seconds, 1),
+                               "drawn_from": f"{min(synth_targets)} synthetic corpus (shared by all "
+                                             "synthetic sizes)"}
+    say(f"  {out['embedding_subset']['passages_per_s']} passages/s")
+    return source
+
+
+def _estimate_embedding(out: dict[str, Any], results: list[dict[str, Any]]) -> None:
+    """How long embedding the largest synthetic corpus for real would take, at the measured rate."""
+    emb = out.get("embedding") or out.get("embedding_subset")
+    if emb:
+        rate = emb["passages_per_s"]
+        est_passages = next((s["build"]["passages"] for s in reversed(results) if s["synthetic"]), 0)
+        if est_passages and rate:
+            emb = out.setdefault("embedding", dict(emb))
+            emb["passages_100k"] = est_passages
+            emb["est_100k_min"] = round(est_passages / rate / 60, 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if args.render_only:
-        saved = json.loads(args.out.read_text("utf-8"))
-        saved["table_markdown"] = text = tables(saved)
-        args.out.write_text(json.dumps(saved, ensure_ascii=False, indent=1, default=str), "utf-8")
-        args.out.with_suffix(".md").write_text(text + "\n", "utf-8")
-        say(text)
+        say(_write(json.loads(args.out.read_text("utf-8")), args.out))
         return 0
 
     started = time.perf_counter()
@@ -85,19 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [(lab, parse_size(lab)) for lab in labels]
     out: dict[str, Any] = {"started": dt.datetime.now().isoformat(timespec="seconds"), "argv": sys.argv[1:],
                            "machine": machine(), "versions": versions(), "machine_load_start": load_snapshot(),
-                           "speed_probe_start": speed_probe(),
-                           "notes": {
-                               "synthetic": "sizes other than 'real' are SYNTHETIC corpora grown from the real one "
-                                            "(eval/bench_corpus.py); speed only, no quality",
-                               "vectors": "synthetic sizes: a subset of passages is embedded with the real model; the "
-                                          "other vectors are DERIVED from them (Gaussian noise, renormalised)",
-                               "queries": "dev and out-of-corpus questions plus perturbations, distinct per "
-                                          "measurement so the query-embedding LRU cache never answers",
-                               "load": "other processes may share the 2 cores: see machine_load_* snapshots",
-                               "build": "every size is built by index/build.py (cross-references included); "
-                                        "vectors come from the benchmark's encoder (real or derived)",
-                               "threads": "query embedding and tokenizing run on index.search's dedicated threads; "
-                                          "the benchmark runs its own model work on the same thread"}}
+                           "speed_probe_start": speed_probe(), "notes": dict(NOTES)}
     say(f"regkb benchmark: {out['machine']['cpu_model']}, {out['machine']['cores']} cores, "
         f"{out['machine']['memory_gib']} GiB; sizes {labels}; load {out['machine_load_start']}")
 
@@ -131,58 +194,28 @@ def main(argv: list[str] | None = None) -> int:
         data_dir = work / label
         if n is None:
             emb_info: dict[str, Any] = {}
-
-            def real_vectors(texts: list[str], keys: list[tuple[str, int]]) -> tuple[np.ndarray, dict[str, Any]]:
-                t = time.perf_counter()
-                vecs = on_model_thread(lambda: embedder.encode_passages(texts, batch_size=32))
-                sec = time.perf_counter() - t
-                # The build asks a chunk at a time: add up.
-                n = emb_info.get("passages", 0) + len(texts)
-                total = emb_info.get("seconds", 0.0) + sec
-                emb_info.update({"passages": n, "seconds": round(total, 2), "passages_per_s": round(n / total, 1)})
-                return vecs, {"real_embedded": len(texts), "derived": 0}
-
             corpus_info = {"kind": "real", "documents": len(real.corpus.doc_ids), "editions": len(real.corpus),
                            "includes_edition1_fixture": real.stats["includes_edition1_fixture"]}
-            res = run_size(label, data_dir, real.corpus, real_vectors, embedder, pool, args, out_dir,
-                           synthetic=False, largest=label == largest_label, corpus_info=corpus_info)
+            res = run_size(label, data_dir, real.corpus, _real_vectors(embedder, emb_info), embedder, pool, args,
+                           out_dir, synthetic=False, largest=label == largest_label, corpus_info=corpus_info)
             out["embedding"] = emb_info
         else:
             assert big is not None
             synth = big if n == max(synth_targets) else prefix(big, n)
             if source is None:
-                first = prefix(big, min(synth_targets)) if n != min(synth_targets) else synth
-                say(f"embedding {args.embed_subset:,} real passages of the synthetic corpus ...")
-                source = on_model_thread(embed_subset, embedder, first, args.embed_subset)
-                out["embedding_subset"] = {"passages": len(source.embedded), "seconds": round(source.embed_seconds, 2),
-                                           "passages_per_s": round(len(source.embedded) / source.embed_seconds, 1),
-                                           "drawn_from": f"{min(synth_targets)} synthetic corpus (shared by all "
-                                                         "synthetic sizes)"}
-                say(f"  {out['embedding_subset']['passages_per_s']} passages/s")
-            src = source
-
-            def derived(texts: list[str], keys: list[tuple[str, int]], synth: Synthetic = synth,
-                        ) -> tuple[np.ndarray, dict[str, Any]]:
-                return src.vectors(texts, keys, synth.template_of, embedder.dim)
-
+                source = _embed_shared_subset(out, embedder, big, synth_targets, n, synth, args.embed_subset)
             corpus_info = {"kind": "SYNTHETIC", "target_rows": n, "rows": synth.rows, "documents": synth.documents,
                            "editions": synth.editions, "grown_from": "real corpus (latest editions as templates)",
                            "seed": args.seed}
-            res = run_size(label, data_dir, synth.corpus, derived, embedder, pool, args, out_dir,
-                           synthetic=True, largest=label == largest_label, corpus_info=corpus_info)
+            res = run_size(label, data_dir, synth.corpus, _derived_vectors(source, synth, embedder.dim), embedder,
+                           pool, args, out_dir, synthetic=True, largest=label == largest_label,
+                           corpus_info=corpus_info)
             del synth
         results.append(res)
         gc.collect()
 
     out["sizes"] = results
-    emb = out.get("embedding") or out.get("embedding_subset")
-    if emb:
-        rate = emb["passages_per_s"]
-        est_passages = next((s["build"]["passages"] for s in reversed(results) if s["synthetic"]), 0)
-        if est_passages and rate:
-            emb = out.setdefault("embedding", dict(emb))
-            emb["passages_100k"] = est_passages
-            emb["est_100k_min"] = round(est_passages / rate / 60, 1)
+    _estimate_embedding(out, results)
     if args.laws:  # the real ≈300k-article corpus: ingest, keyword build, serving, dense rate (eval/bench_laws.py)
         from eval.bench_laws import run as run_laws
 
@@ -191,10 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     out["speed_probe_end"] = speed_probe()
     out["targets"] = targets(out)
     out["total_s"] = round(time.perf_counter() - started, 1)
-    text = tables(out)
-    out["table_markdown"] = text
-    args.out.write_text(json.dumps(out, ensure_ascii=False, indent=1, default=str), "utf-8")
-    args.out.with_suffix(".md").write_text(text + "\n", "utf-8")
+    text = _write(out, args.out)
     say("\n" + text)
     say(f"\nwrote {args.out} and {args.out.with_suffix('.md')}")
     return 0

@@ -1,34 +1,27 @@
-"""Benchmark corpora: the real (bundled) corpus, synthetic corpora grown from it, and index builds with timings.
+"""Benchmark corpora: the real (bundled) corpus, timed as it is ingested, and synthetic corpora grown from it.
 
 The synthetic corpora are SYNTHETIC: every clause is a real clause recombined and perturbed — sentences spliced in
 from other clauses of the same kind, numbers, years, prefectures and municipality names swapped — under new document
 ids, titles and editions. They keep the real structure (sections, parents, headings, lengths, vocabulary), so the
 keyword index sees realistic text; nothing about their answers is meaningful, so they are for speed only.
 
-Embedding 100k passages on 2 cores takes hours, so for synthetic sizes a real subset of passages is embedded with
-the model and every other passage vector is DERIVED: the vector of an embedded passage from the same template clause
-plus small Gaussian noise, renormalised (cosine ≈ 0.92 to its source). Every size is built by index/build.py itself,
-given a passage encoder (BenchEncoder) that hands it these vectors.
+Their vectors are made in eval/bench_vectors.py, their indexes built in eval/bench_build.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import random
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from corpus.collection import Corpus
 from corpus.model import Document, ParsedDocument
 from corpus.store import Store
-from index.build import BuildConfig, build_index
+from index.build import BuildConfig
 from index.units import clause_texts
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,7 +54,7 @@ _FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
 # -- the real corpus ------------------------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(frozen=True)
 class RealCorpus:
     corpus: Corpus
     stats: dict[str, Any]
@@ -99,7 +92,7 @@ def indexable_rows(corpus: Corpus) -> int:
 
 # -- synthetic corpora ----------------------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(frozen=True)
 class Synthetic:
     corpus: Corpus
     rows: int
@@ -252,174 +245,3 @@ def prefix(s: Synthetic, target_rows: int) -> Synthetic:
     keys = {c.key for c in corpus.all_clauses()}
     return Synthetic(corpus, indexable_rows(corpus), len(corpus.doc_ids), len(corpus),
                      {k: v for k, v in s.template_of.items() if k in keys})
-
-
-# -- vectors --------------------------------------------------------------------------------------------------------
-
-def noise_sigma(dim: int, cosine: float) -> float:
-    """Per-coordinate sigma so that a unit vector plus noise has about this cosine to the original."""
-    r = (1.0 / cosine ** 2 - 1.0) ** 0.5
-    return r / dim ** 0.5
-
-
-@dataclass
-class VectorSource:
-    """Real embeddings for a subset of passages, derived ones for the rest (see the module docstring)."""
-
-    embedded: dict[str, np.ndarray]  # passage text -> real embedding
-    by_template: dict[tuple[str, int], list[str]]  # (template clause key, passage index) -> embedded passage texts
-    by_template_clause: dict[str, list[str]]
-    embed_seconds: float
-    target_cosine: float = 0.92
-    seed: int = 11
-
-    def __post_init__(self) -> None:
-        # One stream per source: the build asks for vectors a chunk at a time, and chunks must not repeat the noise.
-        self._rngs = (np.random.default_rng(self.seed), random.Random(self.seed))
-
-    def vectors(self, passage_texts: list[str], passage_keys: list[tuple[str, int]],
-                template_of: dict[str, str], dim: int) -> tuple[np.ndarray, dict[str, Any]]:
-        rng, pyrng = self._rngs
-        out = np.empty((len(passage_texts), dim), dtype=np.float32)
-        sigma = noise_sigma(dim, self.target_cosine)
-        real = derived = 0
-        all_embedded = list(self.embedded)
-        derived_rows: list[int] = []
-        sources: list[str] = []
-        for i, (text, (key, pidx)) in enumerate(zip(passage_texts, passage_keys)):
-            vec = self.embedded.get(text)
-            if vec is not None:
-                out[i] = vec
-                real += 1
-                continue
-            tkey = template_of.get(key, key)
-            cands = self.by_template.get((tkey, pidx)) or self.by_template_clause.get(tkey) or all_embedded
-            sources.append(pyrng.choice(cands))
-            derived_rows.append(i)
-        if derived_rows:
-            base = np.stack([self.embedded[s] for s in sources])
-            base += rng.normal(0.0, sigma, size=base.shape).astype(np.float32)
-            base /= np.linalg.norm(base, axis=1, keepdims=True)
-            out[derived_rows] = base
-            derived = len(derived_rows)
-        info = {"real_embedded": real, "derived": derived, "noise_sigma": round(sigma, 5),
-                "target_cosine_to_source": self.target_cosine,
-                "method": "derived = embedding of a really-embedded passage of the same template clause + "
-                          "N(0, sigma^2) per coordinate, renormalised"}
-        return out, info
-
-
-def passages_of(corpus: Corpus) -> tuple[list[str], list[tuple[str, int]]]:
-    texts: list[str] = []
-    keys: list[tuple[str, int]] = []
-    for parsed in corpus:
-        for clause, _, dense in clause_texts(parsed, BuildConfig().chunking):
-            for j, p in enumerate(dense):
-                texts.append(p)
-                keys.append((clause.key, j))
-    return texts, keys
-
-
-def embed_subset(embedder: Any, synth: Synthetic, n: int, seed: int = 5,
-                 progress: Callable[[int, int], None] | None = None) -> VectorSource:
-    texts, keys = passages_of(synth.corpus)
-    uniq: dict[str, tuple[str, int]] = {}
-    for t, k in zip(texts, keys):
-        uniq.setdefault(t, k)
-    pool = list(uniq)
-    random.Random(seed).shuffle(pool)
-    chosen = pool[:n]
-    t0 = time.perf_counter()
-    vecs = []
-    for i in range(0, len(chosen), 64):
-        vecs.append(embedder.encode_passages(chosen[i:i + 64], batch_size=32))
-        if progress:
-            progress(min(i + 64, len(chosen)), len(chosen))
-    seconds = time.perf_counter() - t0
-    mat = np.vstack(vecs) if vecs else np.zeros((0, embedder.dim), np.float32)
-    embedded = {t: mat[i] for i, t in enumerate(chosen)}
-    by_template: dict[tuple[str, int], list[str]] = {}
-    by_clause: dict[str, list[str]] = {}
-    for t in chosen:
-        key, pidx = uniq[t]
-        tkey = synth.template_of.get(key, key)
-        by_template.setdefault((tkey, pidx), []).append(t)
-        by_clause.setdefault(tkey, []).append(t)
-    return VectorSource(embedded, by_template, by_clause, seconds)
-
-
-# -- building an index directory ------------------------------------------------------------------------------------
-
-VectorFn = Callable[[list[str], list[tuple[str, int]]], tuple[np.ndarray, dict[str, Any]]]
-
-
-class BenchEncoder:
-    """The passage encoder handed to index/build.py: the loaded model's identity (its name goes into the manifest, so
-    queries are embedded with it), vectors from ``vector_fn`` (the model itself, or derived), timed."""
-
-    def __init__(self, embedder: Any, vector_fn: VectorFn, corpus: Corpus) -> None:
-        self._embedder = embedder
-        self._vector_fn = vector_fn
-        texts, keys = passages_of(corpus)
-        self._key_of: dict[str, tuple[str, int]] = {}
-        for t, k in zip(texts, keys):
-            self._key_of.setdefault(t, k)  # the build embeds each distinct text once
-        self.seconds = 0.0
-        self.info: dict[str, Any] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._embedder, name)
-
-    @property
-    def cache_tag(self) -> str:
-        # Derived vectors must never be mistaken for the model's in an embedding cache.
-        return f"{getattr(self._embedder, 'cache_tag', self._embedder.name)}#bench-{id(self._vector_fn):x}"
-
-    def encode_passages(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        t0 = time.perf_counter()
-        vectors, info = self._vector_fn(list(texts), [self._key_of[t] for t in texts])
-        self.seconds += time.perf_counter() - t0
-        for k, v in info.items():
-            self.info[k] = self.info.get(k, 0) + v if isinstance(v, int) else v
-        return vectors
-
-
-def build(data_dir: Path, corpus: Corpus, vector_fn: VectorFn, embedder: Any, *, factory: str | None = None,
-          log: Callable[[str], None] = print) -> tuple[Path, dict[str, Any]]:
-    """The one build (index/build.py) with vectors from ``vector_fn``; returns (build dir, report) with the build's
-    own timings per component, the vectors' time split out of the dense step, and the disk usage."""
-    encoder = BenchEncoder(embedder, vector_fn, corpus)
-    t0 = time.perf_counter()
-    final = build_index(data_dir, BuildConfig(faiss_factory=factory), corpus=corpus, embedder=encoder)
-    total = time.perf_counter() - t0
-    manifest = json.loads((final / "manifest.json").read_text("utf-8"))
-    t = manifest["timings"]
-    timings = {"refs_s": t.get("refs_s", 0.0), "tokenize_s": t.get("tokenize_s", 0.0),
-               "bm25_index_s": t["bm25_s"] - t.get("tokenize_s", 0.0), "fields_s": t.get("fields_s", 0.0),
-               "vectors_s": encoder.seconds, "faiss_s": max(0.0, t.get("dense_s", 0.0) - encoder.seconds),
-               "metadata_s": t.get("metadata_s", 0.0), "total_s": total}
-    counts = manifest["counts"]
-    report = {"rows": counts["rows"], "passages": counts["passages"], "documents": counts["documents"],
-              "editions": counts["editions"], "clauses": counts["clauses"],
-              "factory": manifest["dense"]["factory"], "vocab": manifest["bm25"]["vocab_size"],
-              "timings_s": {k: round(v, 3) for k, v in timings.items()},
-              "tokenize_units_per_s": round(counts["rows"] / t["tokenize_s"], 1) if t.get("tokenize_s") else None,
-              "vectors": encoder.info, "disk": disk_usage(final)}
-    log(f"    tokenized {counts['rows']:,} units in {timings['tokenize_s']:.1f}s; faiss {report['factory']} over "
-        f"{counts['passages']:,} passages in {timings['faiss_s']:.1f}s")
-    return final, report
-
-
-def disk_usage(build_dir: Path) -> dict[str, int]:
-    def size(p: Path) -> int:
-        if p.is_dir():
-            return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
-        return p.stat().st_size if p.exists() else 0
-
-    parts = {"bm25": size(build_dir / "bm25"), "faiss": size(build_dir / "dense.faiss"),
-             "passage_rows": size(build_dir / "passage_rows.npy"), "clauses_jsonl": size(build_dir / "clauses.jsonl"),
-             "other": 0}
-    parts["total"] = size(build_dir)
-    parts["other"] = parts["total"] - sum(v for k, v in parts.items() if k not in ("total", "other"))
-    return parts
-

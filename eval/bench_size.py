@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from eval.bench_build import build
 from eval.bench_common import K, say
-from eval.bench_corpus import build
 from eval.bench_machine import load_snapshot
 from eval.bench_profile import profile_hybrid
 from eval.bench_queries import QueryPool
