@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from cli.options import DataDirOption, chosen_data_dir
 from corpus import answers_io
 from corpus import answers_service as service
 from corpus.answers import REVIEW_STATUSES, AnswerDraft, AnswerStore, SavedAnswer
@@ -18,18 +19,15 @@ app = typer.Typer(help="Saved helpdesk answers, re-checked whenever a new editio
                        "Example: regkb answers list --status needs-review", no_args_is_help=True)
 
 
-def _data_dir(ctx: typer.Context) -> Path:
-    """The global --data-dir (env REGKB_DATA_DIR), as the root command parsed it; read from the context rather
-    than ``cli.main.state``, which is another module object under ``python -m cli.main``."""
-    from api.settings import get_settings
-
-    given = ctx.find_root().params.get("data_dir")
-    return Path(given) if given else get_settings().data_dir
+@app.callback()
+def _group(data_dir: DataDirOption = None) -> None:
+    # Only for `regkb answers --data-dir X list`: the option's callback records it (cli.options).
+    return None
 
 
-def _store(ctx: typer.Context) -> AnswerStore:
-    ensure_checked(_data_dir(ctx))
-    return AnswerStore(_data_dir(ctx))
+def _store() -> AnswerStore:
+    ensure_checked(chosen_data_dir())
+    return AnswerStore(chosen_data_dir())
 
 
 def _line(a: SavedAnswer) -> str:
@@ -40,18 +38,18 @@ def _line(a: SavedAnswer) -> str:
 
 @app.command("list")
 def list_cmd(
-    ctx: typer.Context,
     status: Annotated[Optional[list[str]], typer.Option("--status", help="current | renumbered | needs-review | "
                                                         "removed (repeatable); 'review' for all three to review")] = None,
     q: Annotated[Optional[str], typer.Option("--q", help="Text in the question, answer or note.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDirOption = None,
 ) -> None:
     """List saved answers, newest first.
 
     Example: regkb answers list --status needs-review
     """
     wanted = [s for v in status or [] for s in (REVIEW_STATUSES if v == "review" else (v,))] or None
-    found = _store(ctx).list(status=wanted, q=q, limit=1_000_000)
+    found = _store().list(status=wanted, q=q, limit=1_000_000)
     if as_json:
         typer.echo(json.dumps({"answers": [a.to_json() for a in found]}, ensure_ascii=False, indent=1))
         return
@@ -63,15 +61,15 @@ def list_cmd(
 
 @app.command()
 def show(
-    ctx: typer.Context,
     answer_id: Annotated[int, typer.Argument(help="The answer's id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Show one answer with where each cited clause stands in the latest edition.
 
     Example: regkb answers show 3
     """
-    a = _store(ctx).get(answer_id)
+    a = _store().get(answer_id)
     if as_json:
         typer.echo(json.dumps(a.to_json(), ensure_ascii=False, indent=1))
         return
@@ -89,54 +87,54 @@ def show(
 
 @app.command()
 def save(
-    ctx: typer.Context,
     question: Annotated[str, typer.Option("--question", help="The inquiry.")],
     answer: Annotated[str, typer.Option("--answer", help="The answer text as sent.")],
     cite: Annotated[list[str], typer.Option("--cite", help="doc@edition#section or doc#section (latest); "
                                             "repeatable.")],
     note: Annotated[str, typer.Option("--note", help="Internal note.")] = "",
+    data_dir: DataDirOption = None,
 ) -> None:
     """Save an answer citing clauses.
 
     Example: regkb answers save --question "…対象？" --answer "対象となります。" --cite hojokin-qa#2-9
     """
     refs = tuple(answers_io.parse_ref(c) for c in cite)
-    a = service.save(_data_dir(ctx), AnswerDraft(question, answer, refs, note))
+    a = service.save(chosen_data_dir(), AnswerDraft(question, answer, refs, note))
     typer.echo(f"saved #{a.id} [{a.status}]")
 
 
 @app.command()
 def review(
-    ctx: typer.Context,
     answer_id: Annotated[int, typer.Argument(help="The answer's id.")],
     answer: Annotated[Optional[str], typer.Option("--answer", help="A new answer text.")] = None,
     cite: Annotated[Optional[list[str]], typer.Option("--cite", help="New citations (default: each moved to its "
                                                       "current clause).")] = None,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Mark an answer reviewed: its citations move to the clauses they now point to.
 
     Example: regkb answers review 3 --answer "新しい回答文"
     """
     refs = tuple(answers_io.parse_ref(c) for c in cite) if cite else None
-    a = service.review(_data_dir(ctx), answer_id, answer=answer, citations=refs)
+    a = service.review(chosen_data_dir(), answer_id, answer=answer, citations=refs)
     typer.echo(f"reviewed #{a.id} [{a.status}]")
 
 
 @app.command()
-def delete(ctx: typer.Context, answer_id: Annotated[int, typer.Argument(help="The answer's id.")]) -> None:
+def delete(answer_id: Annotated[int, typer.Argument(help="The answer's id.")], data_dir: DataDirOption = None) -> None:
     """Delete a saved answer (its history is kept).
 
     Example: regkb answers delete 3
     """
-    AnswerStore(_data_dir(ctx)).delete(answer_id)
+    AnswerStore(chosen_data_dir()).delete(answer_id)
     typer.echo(f"deleted #{answer_id}")
 
 
 @app.command()
 def export(
-    ctx: typer.Context,
     fmt: Annotated[str, typer.Option("--format", help="csv (UTF-8 with BOM, opens in Excel) | json.")] = "csv",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write (default stdout).")] = None,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Export every saved answer.
 
@@ -144,7 +142,7 @@ def export(
     """
     if fmt not in ("csv", "json"):
         raise typer.BadParameter("--format must be csv or json")
-    found = _store(ctx).list(limit=1_000_000)
+    found = _store().list(limit=1_000_000)
     data = answers_io.to_csv(found) if fmt == "csv" else answers_io.to_json(found)
     if output is None:
         sys.stdout.buffer.write(data)
@@ -158,9 +156,9 @@ def export(
 
 @app.command("import")
 def import_cmd(
-    ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="A CSV or JSON file as exported.")],
     fmt: Annotated[Optional[str], typer.Option("--format", help="csv | json (default: from the name/content).")] = None,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Import answers: all rows or none (a bad row names itself and nothing is stored).
 
@@ -173,24 +171,24 @@ def import_cmd(
     except OSError as e:
         raise AnswerImportError(f"{path}: {e.strerror or e}", "give a readable CSV or JSON file") from None
     drafts, hashes = answers_io.parse(data, fmt or answers_io.sniff_format(data, path.name))
-    ids = service.import_drafts(_data_dir(ctx), drafts, hashes=hashes)
+    ids = service.import_drafts(chosen_data_dir(), drafts, hashes=hashes)
     typer.echo(f"imported {len(ids)} answers")
 
 
 @app.command()
-def backup(ctx: typer.Context,
-           dest: Annotated[Path, typer.Argument(help="A file (e.g. answers.sqlite3), or a folder for a dated file.")]) -> None:
+def backup(dest: Annotated[Path, typer.Argument(help="A file (e.g. answers.sqlite3), or a folder for a dated file.")],
+           data_dir: DataDirOption = None) -> None:
     """A consistent copy of the answers database (safe while the server writes).
 
     Example: regkb answers backup backups/
     """
-    typer.echo(f"backup written: {AnswerStore(_data_dir(ctx)).backup(dest)}")
+    typer.echo(f"backup written: {AnswerStore(chosen_data_dir()).backup(dest)}")
 
 
 @app.command()
-def recheck(ctx: typer.Context) -> None:
+def recheck(data_dir: DataDirOption = None) -> None:
     """Re-check every saved answer against the stored corpus (ingest does this by itself).
 
     Example: regkb answers recheck
     """
-    typer.echo(recheck_answers(_data_dir(ctx)).summary())
+    typer.echo(recheck_answers(chosen_data_dir()).summary())

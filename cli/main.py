@@ -14,6 +14,7 @@ import typer
 
 from api.settings import get_settings
 from cli.answers import app as answers_app
+from cli.options import DataDirOption, RootDataDirOption, chosen_data_dir, start
 from corpus.errors import RegkbError
 from corpus.store import Store
 
@@ -28,17 +29,9 @@ app.add_typer(answers_app, name="answers")
 log = logging.getLogger(__name__)
 
 
-class State:
-    data_dir: Path = Path("var")
-
-
-state = State()
-
-
 @app.callback()
 def _options(
-    data_dir: Annotated[Optional[Path], typer.Option(
-        "--data-dir", envvar="REGKB_DATA_DIR", help="Where the corpus and index live (default ./var).")] = None,
+    given_data_dir: RootDataDirOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
 ) -> None:
     level = logging.INFO if verbose else logging.WARNING
@@ -48,11 +41,11 @@ def _options(
     handler.setLevel(level)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler])
-    state.data_dir = data_dir or get_settings().data_dir
+    start(given_data_dir)
 
 
 def _store() -> Store:
-    return Store(state.data_dir)
+    return Store(chosen_data_dir())
 
 
 def _parse_date(value: str | None) -> dt.date | None:
@@ -80,6 +73,7 @@ def ingest(
     date: Annotated[Optional[str], typer.Option("--date", help="Issue date, YYYY-MM-DD or 令和8年3月9日.")] = None,
     kind: Annotated[Optional[str], typer.Option("--kind", help="qa | youkou | notice | slides.")] = None,
     no_build: Annotated[bool, typer.Option("--no-build", help="Do not refresh an existing index afterwards.")] = False,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Ingest documents into clean, cited clauses; an existing index is rebuilt so a new edition is searched at once.
 
@@ -108,7 +102,7 @@ def ingest(
     # Saved answers follow the new editions at once; the store has committed, so this never sees a failed ingest.
     from corpus.answers_recheck import recheck_answers
 
-    report = recheck_answers(state.data_dir)
+    report = recheck_answers(chosen_data_dir())
     for p in parsed:
         d = p.document
         label = f" {d.edition_label}" if d.edition_label else ""
@@ -118,11 +112,11 @@ def ingest(
         typer.echo(report.summary())
     from index.layout import index_root
 
-    if not no_build and (index_root(state.data_dir) / "CURRENT").exists():
+    if not no_build and (index_root(chosen_data_dir()) / "CURRENT").exists():
         # A running server notices the new build and swaps it in; searches keep being answered meanwhile.
         from index.build import rebuild_like_current
 
-        path = rebuild_like_current(state.data_dir, encoder=get_settings().encoder())
+        path = rebuild_like_current(chosen_data_dir(), encoder=get_settings().encoder())
         typer.echo(f"index rebuilt: {path.name}")
 
 
@@ -156,6 +150,7 @@ def clauses(
     doc: Annotated[str, typer.Argument(help="Document id, e.g. hojokin-qa.")],
     edition: Annotated[Optional[int], typer.Option("--edition", help="Edition (default: latest).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array of clause objects.")] = False,
+    data_dir: DataDirOption = None,
 ) -> None:
     """List a document's clauses with their citations.
 
@@ -176,6 +171,7 @@ def clause(
     section: Annotated[str, typer.Argument(help="Section id, e.g. 3-3 or 4(2)エ.")],
     edition: Annotated[Optional[int], typer.Option("--edition", help="Edition (default: latest).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the clause as JSON.")] = False,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Show one clause with its citation.
 
@@ -201,6 +197,7 @@ def build(
                                                  "resumably, for parallel workers; a later plain build merges them.")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="With --shard: embed at most this many "
                                                  "passages in this run.")] = None,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Build the search index from the ingested corpus (written aside, then swapped in atomically).
 
@@ -223,7 +220,7 @@ def build(
                 bar.total, bar.n = total, done
                 bar.refresh()
 
-            r = run_shard(state.data_dir, shard, encoder, limit, tick)
+            r = run_shard(chosen_data_dir(), shard, encoder, limit, tick)
         typer.echo(f"shard {r.shard}/{r.of}: {r.passages} passages, {r.already} done before, {r.embedded} embedded "
                    f"now in {r.seconds:.1f} s ({r.per_second:.1f} passages/s); run `regkb build` when all are done")
         return
@@ -240,7 +237,7 @@ def build(
     encoder = get_settings().encoder()  # REGKB_EMBEDDING_MODEL and the model cache come from the settings
     if model:
         encoder = replace(encoder, model=model)
-    path = build_index(state.data_dir, BuildConfig(encoder=encoder, dense=not no_dense), progress=progress)
+    path = build_index(chosen_data_dir(), BuildConfig(encoder=encoder, dense=not no_dense), progress=progress)
     for bar in bars.values():
         bar.close()
     manifest = json.loads((path / "manifest.json").read_text("utf-8"))
@@ -259,6 +256,7 @@ def search(
     edition: Annotated[Optional[int], typer.Option("--edition", help="Only this edition.")] = None,
     as_of: Annotated[Optional[str], typer.Option("--as-of", help="The editions in force on this date.")] = None,
     mode: Annotated[str, typer.Option("--mode", help="hybrid | bm25 | dense.")] = "hybrid",
+    data_dir: DataDirOption = None,
 ) -> None:
     """Search the corpus; every result is cited (document, edition, section).
 
@@ -267,7 +265,7 @@ def search(
     from index.search import SearchFilters, Searcher
 
     settings = get_settings()
-    searcher = Searcher.load(state.data_dir, encoder=settings.encoder(), max_query_chars=settings.max_query_chars)
+    searcher = Searcher.load(chosen_data_dir(), encoder=settings.encoder(), max_query_chars=settings.max_query_chars)
     when = _parse_date(as_of)
     result = searcher.search(query, k=k, mode=mode,  # type: ignore[arg-type]
                              filters=SearchFilters(doc=doc, kind=kind, edition=edition, as_of=when))
@@ -314,6 +312,7 @@ def eval_cmd(
                                                 "'none' to skip).")] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Reliability diagram (PNG) of the hybrid mode's "
                                                  "probability; default DATA_DIR/eval/reliability.png.")] = None,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Evaluate search on a question set: R@1, R@5, MRR@10, nDCG@10 per mode and per question style, confidence on
     out-of-corpus questions, and calibration (Brier score, reliability table and diagram).
@@ -329,7 +328,7 @@ def eval_cmd(
     if str(ood_path) != "none" and ood_path.exists():
         qs += load_questions(ood_path)
     modes = list(MODES) if mode == "all" else [mode]
-    searcher = Searcher.load(state.data_dir, encoder=get_settings().encoder())
+    searcher = Searcher.load(chosen_data_dir(), encoder=get_settings().encoder())
     reports = []
     runs = {}
     for m in modes:
@@ -355,7 +354,7 @@ def eval_cmd(
     if "hybrid" in runs:
         from eval.harness import calibration_text
 
-        text, png = calibration_text(qs, *runs["hybrid"], plot or state.data_dir / "eval" / "reliability.png")
+        text, png = calibration_text(qs, *runs["hybrid"], plot or chosen_data_dir() / "eval" / "reliability.png")
         typer.echo(text)
         typer.echo(f"reliability diagram: {png}")
 
@@ -366,6 +365,7 @@ def serve(
                                                 "127.0.0.1).")] = None,
     port: Annotated[Optional[int], typer.Option("--port", min=1, max=65535, help="Port (default REGKB_PORT or "
                                                 "8000).")] = None,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Serve the search page and the JSON API (one worker; the index is loaded once at start-up).
 
@@ -375,7 +375,7 @@ def serve(
 
     from api.app import create_app
 
-    settings = get_settings().model_copy(update={"data_dir": state.data_dir})
+    settings = get_settings().model_copy(update={"data_dir": chosen_data_dir()})
     host, port = host or settings.host, port or settings.port
     typer.echo(f"regkb: serving on http://{host}:{port}/")
     uvicorn.run(create_app(settings), host=host, port=port, workers=1, log_level="info")
@@ -397,6 +397,7 @@ def diff(
     to_edition: Annotated[int, typer.Option("--to", help="The newer edition.")],
     fmt: Annotated[str, typer.Option("--format", help="json | md | html (a standalone 新旧対照表 page).")] = "md",
     changed_only: Annotated[bool, typer.Option("--changed-only", help="Leave unchanged items out (md/html).")] = False,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Compare two editions item by item, aligned by content (新旧対照表).
 
@@ -424,6 +425,7 @@ def diff(
 def compare(
     questions: Annotated[Path, typer.Argument(help="The question set the runs answered.")],
     runs: Annotated[list[Path], typer.Argument(help="Two or more run files saved by `regkb eval --run`.")],
+    data_dir: DataDirOption = None,
 ) -> None:
     """Compare saved runs: metrics side by side with paired significance tests (ranx).
 
@@ -442,26 +444,17 @@ def _depth(section: str, parent: str | None) -> int:
 
 
 def main() -> None:
-    """Entry point: runs the app and turns the project's errors into one clear message and exit code 2."""
+    """Entry point. Usage errors (an unknown option, a bad value) are click's to report: a usage line and the
+    problem, exit code 2, in standalone mode — whichever click typer uses (typer ≥ 0.2x vendors its own, so
+    catching ``click.ClickException`` here would miss them). The project's errors become one clear message and
+    exit code 2."""
     try:
-        app(standalone_mode=False)
+        app()
     except RegkbError as e:
         typer.echo(f"error: {e.message}", err=True)
         if e.hint:
             typer.echo(f"hint: {e.hint}", err=True)
         sys.exit(2)
-    except (typer.Exit, SystemExit) as e:
-        code = getattr(e, "exit_code", getattr(e, "code", 0))
-        sys.exit(code or 0)
-    except Exception as e:  # click's usage errors arrive here with standalone_mode=False
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
-            sys.exit(1)
-        raise
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,88 @@ def test_diff_reproduces_the_expected_fixture(data_dir: Path) -> None:
     assert "新旧対照表" in md and "~~5~~" in md and "**6**" in md
     html = regkb("diff", "hojokin-qa", "--from", "1", "--to", "2", "--format", "html", data_dir=data_dir).stdout
     assert html.startswith("<!DOCTYPE html>") and "<del>5</del>" in html
+
+
+def bare_regkb(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`regkb ARGS` with no --data-dir before the command (REGKB_DATA_DIR unset unless ``env`` sets it)."""
+    environ = {k: v for k, v in os.environ.items() if k != "REGKB_DATA_DIR"}
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).parent.parent, env={**environ, **(env or {})})
+
+
+@pytest.mark.parametrize("args", [
+    ("ingest", "--bogus"),
+    ("search",),  # a missing argument
+    ("search", "補助", "--k", "many"),
+    ("clause", "jisshi-youkou", "4(2)エ", "--edition"),
+    ("answers", "list", "--bogus"),
+    ("no-such-command",),
+])
+def test_usage_errors_are_a_clear_message_never_a_traceback(args: tuple[str, ...], tmp_path: Path) -> None:
+    r = bare_regkb(*args, "--data-dir", str(tmp_path)) if args[0] != "no-such-command" else bare_regkb(*args)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "Usage:" in r.stderr and "--help" in r.stderr, r.stderr
+
+
+def test_data_dir_is_accepted_after_the_command(data_dir: Path, tmp_path: Path) -> None:
+    """The README: every command has --data-dir (before the command, as everywhere else in these tests, or after)."""
+    r = bare_regkb("ingest", "--data-dir", str(tmp_path / "x"), "--help")
+    assert r.returncode == 0 and "--data-dir" in r.stdout and "Traceback" not in r.stderr, r.stderr
+    fresh = tmp_path / "after"
+    r = bare_regkb("ingest", str(DATA / "hojokin-qa-edition1.txt"), "--doc", "hojokin-qa", "--edition", "1",
+                   "--data-dir", str(fresh))
+    assert r.returncode == 0, r.stderr
+    assert (fresh / "corpus" / "manifest.json").exists()
+    r = bare_regkb("clauses", "hojokin-qa", "--json", "--data-dir", str(fresh))
+    assert r.returncode == 0, r.stderr
+    assert {c["edition"] for c in json.loads(r.stdout)} == {1}
+    # After the command wins over before it, and over REGKB_DATA_DIR.
+    r = bare_regkb("--data-dir", str(tmp_path / "nowhere"), "clause", "hojokin-qa", "2-9", "--json",
+                   "--data-dir", str(fresh), env={"REGKB_DATA_DIR": str(tmp_path / "nowhere")})
+    assert r.returncode == 0 and json.loads(r.stdout)["edition"] == 1, r.stderr
+    # REGKB_DATA_DIR alone (the settings) still names it.
+    r = bare_regkb("clause", "hojokin-qa", "2-9", "--json", env={"REGKB_DATA_DIR": str(fresh)})
+    assert r.returncode == 0 and json.loads(r.stdout)["edition"] == 1, r.stderr
+    r = bare_regkb("answers", "export", "--format", "json", "--data-dir", str(fresh))
+    assert r.returncode == 0 and json.loads(r.stdout)["answers"] == [], r.stderr
+    r = bare_regkb("answers", "--data-dir", str(fresh), "backup", str(tmp_path / "b.sqlite3"))
+    assert r.returncode == 0 and (tmp_path / "b.sqlite3").exists(), r.stderr
+
+
+def _commands() -> dict[str, object]:
+    """Every command of the `regkb` app, by its full name ("search", "answers list" …)."""
+    import typer
+
+    from cli.main import app
+
+    out: dict[str, object] = {}
+
+    def walk(group: object, prefix: str) -> None:
+        for name, cmd in getattr(group, "commands", {}).items():
+            if getattr(cmd, "commands", None):
+                walk(cmd, f"{prefix}{name} ")
+            else:
+                out[f"{prefix}{name}"] = cmd
+
+    walk(typer.main.get_command(app), "")
+    return out
+
+
+def test_every_command_has_data_dir_help_and_an_example() -> None:
+    commands = _commands()
+    assert {"ingest", "build", "search", "clauses", "clause", "diff", "eval", "serve", "compare",
+            "answers list", "answers save", "answers recheck"} <= set(commands)
+    for name, cmd in commands.items():
+        options = {o for p in cmd.params for o in getattr(p, "opts", ())}  # type: ignore[attr-defined]
+        assert "--data-dir" in options, name
+        assert "Example:" in (cmd.help or ""), name  # type: ignore[attr-defined]
+
+
+def test_readme_covers_every_command() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
+    for name in _commands():
+        if name.startswith("answers "):  # listed in one line: `regkb answers list …`, `show ID`, `save …` …
+            sub = name.split()[1]
+            assert f"`regkb {name}" in readme or f"`{sub} " in readme or f"`{sub}`" in readme, name
+        else:
+            assert f"regkb {name}" in readme, name
