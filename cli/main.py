@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import sys
@@ -15,6 +14,7 @@ import typer
 from api.settings import get_settings
 from cli.answers import app as answers_app
 from cli.options import DataDirOption, RootDataDirOption, chosen_data_dir, start
+from corpus.dates import parse_date_param
 from corpus.errors import RegkbError
 from corpus.store import Store
 
@@ -46,17 +46,6 @@ def _options(
 
 def _store() -> Store:
     return Store(chosen_data_dir())
-
-
-def _parse_date(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    from corpus.dates import parse_date
-
-    try:
-        return parse_date(value)
-    except ValueError as e:
-        raise typer.BadParameter(str(e)) from None
 
 
 def _echo_json(obj: object) -> None:
@@ -96,7 +85,7 @@ def ingest(
             raise typer.BadParameter("--doc/--edition/--date/--kind do not apply to a directory or archive of laws")
         parsed = _ingest_law_archive(paths[0], store)
     else:
-        overrides = Overrides(doc_id=doc, edition=edition, date=_parse_date(date), kind=kind)
+        overrides = Overrides(doc_id=doc, edition=edition, date=parse_date_param(date, "--date"), kind=kind)
         with tqdm(total=len(paths), desc="ingest", unit="file", disable=None) as bar:
             parsed = ingest_paths(paths, store, overrides, progress=lambda _: bar.update())
     # Saved answers follow the new editions at once; the store has committed, so this never sees a failed ingest.
@@ -266,7 +255,7 @@ def search(
 
     settings = get_settings()
     searcher = Searcher.load(chosen_data_dir(), encoder=settings.encoder(), max_query_chars=settings.max_query_chars)
-    when = _parse_date(as_of)
+    when = parse_date_param(as_of, "--as-of")
     result = searcher.search(query, k=k, mode=mode,  # type: ignore[arg-type]
                              filters=SearchFilters(doc=doc, kind=kind, edition=edition, as_of=when))
     # With --as-of, an undated document (or one issued later) is left out, and the output says so.

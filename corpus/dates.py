@@ -6,6 +6,8 @@ import datetime as dt
 import re
 import unicodedata
 
+from corpus.errors import BadQuery
+
 ERAS: dict[str, int] = {"令和": 2018, "平成": 1988, "昭和": 1925, "R": 2018, "H": 1988, "S": 1925}
 
 _ERA_DATE = re.compile(r"(令和|平成|昭和)\s*(元|\d{1,2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
@@ -51,6 +53,17 @@ def parse_date(value: str) -> dt.date:
     if found:
         return found[0][1]
     raise ValueError(f"not a date: {value!r} (use YYYY-MM-DD or 令和8年3月9日)")
+
+
+def parse_date_param(value: str | None, name: str) -> dt.date | None:
+    """A date a user typed into a CLI option, an API parameter or a form field named ``name``: None when absent or
+    blank; a bad one raises BadQuery whose message starts with ``name`` (the CLI prints it, the API answers 422)."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return parse_date(value)
+    except ValueError as e:
+        raise BadQuery(f"{name}: {e}", "use YYYY-MM-DD or 令和8年3月9日") from None
 
 
 # Era starts, newest first: a date is written in the era it falls in (令和 from 2019-05-01).

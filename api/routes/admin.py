@@ -9,7 +9,6 @@ follows the new build within a second.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hmac
 import re
 import shutil
@@ -21,6 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Header, UploadFile
 
 from api.deps import SettingsDep
+from corpus.dates import parse_date_param
 from corpus.errors import RegkbError
 from corpus.store import Store
 
@@ -79,14 +79,7 @@ async def upload(
     if len(data) > settings.max_upload_bytes:
         raise UploadTooLarge(f"the upload is over {settings.max_upload_bytes // (1024 * 1024)} MiB",
                              "split the document, or ingest it from the command line")
-    issued: dt.date | None = None
-    if date:
-        from corpus.dates import parse_date
-
-        try:
-            issued = parse_date(date)
-        except ValueError as e:
-            raise RegkbError(str(e)) from None
+    issued = parse_date_param(date, "date")
 
     def work() -> dict[str, Any]:
         from index.build import rebuild_like_current

@@ -12,7 +12,7 @@ from api.routes import ClauseGraph, clause_url
 from api import web
 from api.schemas import AsOfExcluded, ErrorOut, HitOut, SearchResponse
 from api.settings import Settings
-from corpus.errors import BadQuery
+from corpus.dates import parse_date_param
 from index.search import SearchFilters, SearchResult
 
 Kind = Literal["qa", "youkou", "notice", "slides", "law"]
@@ -20,15 +20,8 @@ ModeParam = Literal["hybrid", "bm25", "dense"]
 
 
 def parse_as_of(value: str | None) -> dt.date | None:
-    """ISO or 令和 dates; a bad one is the caller's mistake (422), not ours."""
-    if value is None or not value.strip():
-        return None
-    from corpus.dates import parse_date
-
-    try:
-        return parse_date(value)
-    except ValueError as e:
-        raise BadQuery(f"as_of: {e}", "use YYYY-MM-DD or 令和8年3月9日") from None
+    """The as_of parameter: ISO or 令和 dates; a bad one is the caller's mistake (BadQuery, 422), not ours."""
+    return parse_date_param(value, "as_of")
 
 
 def as_of_excluded(result: SearchResult, graph: ClauseGraph) -> list[AsOfExcluded]:
