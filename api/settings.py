@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from corpus.query import MAX_QUERY_CHARS
 from index.embedding.base import EncoderConfig
 
 
@@ -23,7 +24,8 @@ class Settings(BaseSettings):
     embedding_threads: int | None = Field(None, ge=1, description="threads per embedding pass; default all CPUs")
     host: str = "127.0.0.1"
     port: int = 8000
-    max_query_chars: int = Field(500, description="longest accepted query, in characters")
+    max_query_chars: int = Field(MAX_QUERY_CHARS, ge=1, description="longest accepted query, in characters: the "
+                                 "API's schema and the search itself (corpus.query.check_query)")
     max_k: int = 50
     admin_token: str | None = Field(None, description="enables the write endpoints (upload, rebuild) when set")
     max_upload_bytes: int = 20 * 1024 * 1024

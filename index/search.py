@@ -24,6 +24,7 @@ from corpus.collection import Corpus
 from corpus.errors import BadQuery, IndexMismatch, RegkbError
 from corpus.lawcite import find_law_citations, law_names
 from corpus.model import Clause, Document, ParsedDocument
+from corpus.query import MAX_QUERY_CHARS, check_query
 from corpus.store import Store
 from index.answer_line import answer_line
 from index.build import SCHEMA_VERSION
@@ -48,7 +49,6 @@ log = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "bm25", "dense"]
 MODES: tuple[str, ...] = ("hybrid", "bm25", "dense")
-MAX_QUERY_CHARS = 500  # the default; the server and the CLI pass the settings' (REGKB_MAX_QUERY_CHARS)
 CANDIDATES = 50  # per system, before fusion
 MASK_CACHE = 64  # filter masks kept per loaded build (the corpus of a build never changes)
 CITED_PROBABILITY = 0.99  # a clause the query names by number and that exists is what the user asked for
@@ -315,12 +315,7 @@ class Searcher:
     def search(self, query: str, k: int = 10, filters: SearchFilters | None = None, mode: Mode = "hybrid",
                fusion: FusionConfig | None = None) -> SearchResult:
         started = time.perf_counter()
-        query = (query or "").strip()
-        if not query:
-            raise BadQuery("the query is empty", "type a question, e.g. 学校保健安全法の医療費援助は対象ですか")
-        if len(query) > self.max_query_chars:
-            raise BadQuery(f"the query is {len(query)} characters, over the limit of {self.max_query_chars}",
-                           "shorten it to the question itself")
+        query = check_query(query, self.max_query_chars)
         if mode not in MODES:
             raise BadQuery(f"unknown mode {mode!r}", "use hybrid, bm25 or dense")
         if mode == "hybrid" and self.dense is None:

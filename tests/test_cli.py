@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -172,3 +173,35 @@ def test_readme_covers_every_command() -> None:
             assert f"`regkb {name}" in readme or f"`{sub} " in readme or f"`{sub}`" in readme, name
         else:
             assert f"regkb {name}" in readme, name
+
+
+# -- with an index (issue 10: settings reach the search; a configured model never overrides the index's) -------------
+
+
+def test_a_configured_model_other_than_the_index_s_is_refused_clearly(built_data_dir: Path) -> None:
+    """REGKB_EMBEDDING_MODEL=/nonexistent: one clear error, no traceback, and the index's model is not silently
+    replaced (in any mode)."""
+    for extra in ((), ("--mode", "bm25")):
+        r = bare_regkb("search", "補助対象", *extra, "--data-dir", str(built_data_dir),
+                       env={"REGKB_EMBEDDING_MODEL": "/nonexistent"})
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert "Traceback" not in r.stderr
+        assert r.stderr.startswith("error: the index was built with embedding model") and "/nonexistent" in r.stderr
+        assert "hint: unset REGKB_EMBEDDING_MODEL" in r.stderr
+
+
+def test_the_query_limit_comes_from_the_settings(built_data_dir: Path) -> None:
+    question = ("学校保健安全法に基づく医療費援助は補助対象ですか" * 40)[:700]
+    r = bare_regkb("search", question, "--mode", "bm25", "--k", "1", "--data-dir", str(built_data_dir))
+    assert r.returncode == 2 and "error: the query is 700 characters, over the limit of 500" in r.stderr, r.stderr
+    r = bare_regkb("search", question, "--mode", "bm25", "--k", "1", "--data-dir", str(built_data_dir),
+                   env={"REGKB_MAX_QUERY_CHARS": "800"})
+    assert r.returncode == 0 and "「Q&A（第2版）2-9」" in r.stdout, r.stderr
+
+
+def test_build_prints_no_library_debug_lines(data_dir: Path, tmp_path: Path) -> None:
+    """bm25s sets its own logger to DEBUG at import: `regkb build` (even with -v) shows none of it."""
+    shutil.copytree(data_dir / "corpus", tmp_path / "corpus")
+    r = bare_regkb("-v", "build", "--no-dense", "--data-dir", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "DEBUG" not in r.stdout + r.stderr and "built " in r.stdout

@@ -126,3 +126,22 @@ def test_results_say_when_the_clause_changed_in_its_edition(searcher: Searcher) 
     assert r.hits[0].note == "第2版で番号変更（旧2-9）"
     added = searcher.search(Q_2_9).hits[0]
     assert added.note == "第2版で追記"
+
+
+def test_query_limit_comes_from_the_settings(built_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """REGKB_MAX_QUERY_CHARS raised: the Searcher loaded with the settings accepts the longer query (the API's
+    schema follows the same setting: tests/test_api.py); one check for every caller (corpus.query.check_query)."""
+    from api.settings import Settings
+    from corpus.query import MAX_QUERY_CHARS, check_query
+
+    monkeypatch.delenv("REGKB_MAX_QUERY_CHARS", raising=False)
+    assert Settings().max_query_chars == MAX_QUERY_CHARS  # one default, shared with a Searcher loaded without settings
+    assert check_query("  補助対象  ", 5) == "補助対象"
+    with pytest.raises(BadQuery, match="over the limit of 3"):
+        check_query("補助対象", 3)
+    question = ("学校保健安全法に基づく医療費援助は補助対象ですか" * 40)[:700]
+    monkeypatch.setenv("REGKB_MAX_QUERY_CHARS", "800")
+    s = Searcher.load(built_data_dir, max_query_chars=Settings().max_query_chars)
+    assert s.search(question, k=1, mode="bm25").hits[0].citation == "Q&A（第2版）2-9"
+    with pytest.raises(BadQuery, match="801 characters, over the limit of 800"):
+        s.search("あ" * 801, mode="bm25")
