@@ -4,6 +4,8 @@ The contracts live in pyproject.toml under [tool.importlinter]; this runs import
 
 from __future__ import annotations
 
+import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -35,3 +37,58 @@ def test_a_forbidden_import_is_caught(tmp_path: Path) -> None:
                        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
     assert r.returncode != 0
     assert "corpus.zz_bad -> index.search" in r.stdout
+
+
+# -- settings and import-time side effects (issue 10, items 5 and 6) ---------------------------------------------------
+
+PACKAGES = ("cli", "api", "eval", "index", "ingest", "corpus")
+# Reading one variable, or writing any: only api/settings.py reads settings (REGKB_*), and nothing writes the
+# environment. Copying the whole environment for a child process ({**os.environ, …}, dict(os.environ, …)) is fine.
+_ENV_ACCESS = re.compile(r"os\.getenv|os\.putenv|os\.unsetenv|os\.environ\s*(?:\.(?:get|setdefault|update|pop|clear)|\[)"
+                         r"|\benvvar\s*=")
+_LOGGING_CHANGES = {"setLevel", "addFilter", "removeFilter", "addHandler", "removeHandler", "basicConfig", "disable",
+                    "captureWarnings", "dictConfig", "fileConfig"}
+
+
+def _modules() -> list[Path]:
+    return sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def test_settings_are_read_only_in_api_settings() -> None:
+    offenders = [f"{p.relative_to(ROOT)}:{n}" for p in _modules() if p != ROOT / "api" / "settings.py"
+                 for n, line in enumerate(p.read_text("utf-8").splitlines(), start=1) if _ENV_ACCESS.search(line)]
+    assert not offenders, offenders
+
+
+def _import_time_statements(tree: ast.Module) -> list[ast.AST]:
+    """Every node run when the module is imported: module and class bodies, not function bodies."""
+    out: list[ast.AST] = []
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        out.append(node)
+        todo.extend(ast.iter_child_nodes(node))
+    return out
+
+
+def test_no_module_changes_logging_or_the_environment_at_import() -> None:
+    """Importing a module of this project must not change other libraries' loggers (levels, filters, handlers)
+    nor the process environment: what a library logs is set by whoever runs it (the CLI's handler, the server)."""
+    offenders = []
+    for p in _modules():
+        for node in _import_time_statements(ast.parse(p.read_text("utf-8"), str(p))):
+            name = None
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if node.func.attr in _LOGGING_CHANGES:
+                    name = node.func.attr
+                elif ast.unparse(node.func.value) == "os.environ" or node.func.attr in ("putenv", "unsetenv"):
+                    name = ast.unparse(node.func)
+            elif isinstance(node, (ast.Assign, ast.AugAssign, ast.Delete)):
+                targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+                if any(ast.unparse(t).startswith("os.environ") for t in targets):
+                    name = "os.environ assignment"
+            if name:
+                offenders.append(f"{p.relative_to(ROOT)}:{getattr(node, 'lineno', '?')} {name}")
+    assert not offenders, offenders
