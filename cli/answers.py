@@ -148,9 +148,9 @@ def export(
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    from corpus.store import write_atomic
+    from corpus.fsutil import atomic_write_bytes
 
-    write_atomic(output, data)
+    atomic_write_bytes(output, data)
     typer.echo(f"exported {len(found)} answers to {output}", err=True)
 
 

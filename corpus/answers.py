@@ -18,15 +18,14 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import os
 import sqlite3
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from corpus.errors import AnswerNotFound, AnswerStoreError, InvalidAnswer
+from corpus.fsutil import atomic_output
 
 log = logging.getLogger(__name__)
 
@@ -469,19 +468,11 @@ class AnswerStore:
         if dest.resolve() == self.path.resolve():
             raise AnswerStoreError("the backup would overwrite the database itself", "give another path")
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-backup-", dir=dest.parent)
-        os.close(fd)
-        try:
-            with self._connect() as src:
-                target = sqlite3.connect(tmp)
-                try:
-                    src.backup(target)
-                    target.execute("PRAGMA journal_mode = DELETE")  # one self-contained file, no -wal beside it
-                finally:
-                    target.close()
-            os.replace(tmp, dest)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        with atomic_output(dest, prefix=".tmp-backup-") as tmp, self._connect() as src:
+            target = sqlite3.connect(tmp)
+            try:
+                src.backup(target)
+                target.execute("PRAGMA journal_mode = DELETE")  # one self-contained file, no -wal beside it
+            finally:
+                target.close()
         return dest

@@ -14,39 +14,21 @@ last good state.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
-import os
-import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from corpus.collection import Corpus
 from corpus.errors import StoreCorrupt
+from corpus.fsutil import atomic_write_bytes, file_lock
 from corpus.model import Clause, Document, ParsedDocument
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the new one, never a half-written one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def dump_json(obj: Any) -> bytes:
@@ -62,16 +44,9 @@ class Store:
         self.originals = self.root / "originals"
         self.manifest_path = self.root / "manifest.json"
 
-    @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
+    def _lock(self) -> contextlib.AbstractContextManager[None]:
         # Two ingests at once must not both read the old manifest and drop each other's edition.
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        return file_lock(self.root / ".lock")
 
     def _read_manifest(self) -> dict[str, Any]:
         if not self.manifest_path.exists():
@@ -132,7 +107,7 @@ class Store:
         if hashlib.sha256(data).hexdigest() != sha256:  # changed since it was parsed: keep no PDF rather than a wrong one
             log.warning("%s changed while it was ingested; its PDF is not kept", source)
             return
-        write_atomic(target, data)
+        atomic_write_bytes(target, data)
 
     def put(self, docs: Iterable[ParsedDocument], originals: Mapping[str, Path] | None = None) -> list[str]:
         """Add or replace document editions in one atomic step; returns their keys. ``originals`` maps a source's
@@ -150,9 +125,9 @@ class Store:
                 })
                 name = hashlib.sha256(payload).hexdigest() + ".json"
                 if not (self.objects / name).exists():
-                    write_atomic(self.objects / name, payload)
+                    atomic_write_bytes(self.objects / name, payload)
                 manifest["editions"][doc.document.key] = {"object": name, "document": doc.document.to_json()}
-            write_atomic(self.manifest_path, dump_json(manifest))
+            atomic_write_bytes(self.manifest_path, dump_json(manifest))
             self._collect_garbage(manifest)
         log.info("stored %d document edition(s)", len(docs))
         return [d.document.key for d in docs]

@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from corpus.fsutil import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +107,4 @@ class EmbeddingCache:
             stale.unlink(missing_ok=True)
 
     def _write(self, name: str, write: Callable[..., object]) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.dir)
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.dir / name)
+        atomic_write(self.dir / name, write)

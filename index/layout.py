@@ -8,15 +8,13 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 from corpus.errors import IndexNotBuilt
-from corpus.store import write_atomic
+from corpus.fsutil import atomic_write_bytes, file_lock
 
 log = logging.getLogger(__name__)
 KEEP_BUILDS = 2  # the current build and the one before it, for a server that has not reloaded yet
@@ -46,16 +44,9 @@ def current_build(data_dir: Path) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def build_lock(data_dir: Path) -> Iterator[None]:
-    root = index_root(data_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+def build_lock(data_dir: Path) -> contextlib.AbstractContextManager[None]:
+    """One build (or shard merge, or prune) at a time per data directory."""
+    return file_lock(index_root(data_dir) / ".lock")
 
 
 def new_build_dir(data_dir: Path, build_id: str) -> Path:
@@ -67,8 +58,10 @@ def new_build_dir(data_dir: Path, build_id: str) -> Path:
 def publish(data_dir: Path, tmp: Path, build_id: str) -> Path:
     """Move a finished build into place, then point CURRENT at it: readers see the old build or the new one."""
     final = tmp.parent / build_id
+    # A directory rename, not a file write (corpus.fsutil): the build's files were written inside ``tmp``; the
+    # atomic, durable step is the CURRENT pointer below.
     os.replace(tmp, final)
-    write_atomic(index_root(data_dir) / "CURRENT", build_id.encode())
+    atomic_write_bytes(index_root(data_dir) / "CURRENT", build_id.encode())
     _prune(data_dir, build_id)
     return final
 

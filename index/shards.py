@@ -15,8 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from corpus.collection import Corpus
+from corpus.fsutil import atomic_write
 from index.units import ChunkConfig, clause_texts
 
 log = logging.getLogger(__name__)
@@ -79,10 +78,7 @@ def _write_part(directory: Path, stem: str, vectors: np.ndarray, hashes: list[st
     # vectors first, then the hash list that makes the part count: a part without its .json is ignored
     for suffix, write in ((".npy", lambda f: np.save(f, vectors.astype(np.float32))),
                           (".json", lambda f: f.write(json.dumps(hashes).encode()))):
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, directory / f"{stem}{suffix}")
+        atomic_write(directory / f"{stem}{suffix}", write)
 
 
 @dataclass(frozen=True, slots=True)

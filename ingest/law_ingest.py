@@ -21,7 +21,8 @@ from pathlib import Path
 
 from corpus.errors import IngestError, UnreadableText
 from corpus.model import Document, ParsedDocument
-from corpus.store import Store, dump_json, write_atomic
+from corpus.fsutil import atomic_write_bytes
+from corpus.store import Store, dump_json
 from ingest import textio
 from ingest.detect import law_format
 from ingest.law_html import parse_law_html
@@ -185,8 +186,8 @@ def _write_report(store: Store, report: ArchiveReport) -> Path:
     path = reports / f"ingest-laws-{stamp}.json"
     report.report_path = str(path)
     data = dump_json(report.to_json())
-    write_atomic(path, data)
-    write_atomic(reports / "ingest-laws-last.json", data)
+    atomic_write_bytes(path, data)
+    atomic_write_bytes(reports / "ingest-laws-last.json", data)
     return path
 
 

@@ -7,13 +7,13 @@ either nothing, the previous folder or the complete new one; a lock file makes c
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
+
+from corpus.fsutil import file_lock
 
 _TMP_INFIX = ".tmp-"
 # Temp folders older than this are leftovers of a killed conversion (a conversion takes seconds to a minute).
@@ -41,7 +41,8 @@ def tmp_sibling(dest: Path, tag: str) -> Path:
 
 
 def replace_dir(src: Path, dest: Path) -> None:
-    """Move the finished folder into place; an existing destination is moved aside first."""
+    """Move the finished folder into place; an existing destination is moved aside first. (A directory swap, so
+    not corpus.fsutil's atomic file write.)"""
     try:
         os.replace(src, dest)
         return
@@ -65,13 +66,6 @@ def remove_stale_tmp(dest: Path) -> None:
             pass
 
 
-@contextlib.contextmanager
-def locked(dest: Path) -> Iterator[None]:
+def locked(dest: Path) -> contextlib.AbstractContextManager[None]:
     """Hold an exclusive lock beside ``dest`` (other processes wait; the lock file stays, empty)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with (dest.parent / f".{dest.name}.lock").open("a+") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+    return file_lock(dest.parent / f".{dest.name}.lock")
