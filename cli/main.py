@@ -16,6 +16,7 @@ from cli.answers import app as answers_app
 from cli.options import DataDirOption, RootDataDirOption, chosen_data_dir, start
 from corpus.dates import parse_date_param
 from corpus.errors import RegkbError
+from corpus.model import DEFAULT_LABELS, DOC_KINDS
 from corpus.store import Store
 
 app = typer.Typer(
@@ -60,7 +61,8 @@ def ingest(
     doc: Annotated[Optional[str], typer.Option("--doc", help="Document id (a new edition keeps the id).")] = None,
     edition: Annotated[Optional[int], typer.Option("--edition", min=1, help="Edition number (第N版).")] = None,
     date: Annotated[Optional[str], typer.Option("--date", help="Issue date, YYYY-MM-DD or 令和8年3月9日.")] = None,
-    kind: Annotated[Optional[str], typer.Option("--kind", help="qa | youkou | notice | slides.")] = None,
+    kind: Annotated[Optional[str], typer.Option("--kind", help=" | ".join(DEFAULT_LABELS) + " (a statute is "
+                                                "recognised from its file).")] = None,
     no_build: Annotated[bool, typer.Option("--no-build", help="Do not refresh an existing index afterwards.")] = False,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -241,7 +243,7 @@ def search(
     k: Annotated[int, typer.Option("--k", min=1, max=50, help="How many results.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     doc: Annotated[Optional[str], typer.Option("--doc", help="Only this document id.")] = None,
-    kind: Annotated[Optional[str], typer.Option("--kind", help="Only qa | youkou | notice | slides.")] = None,
+    kind: Annotated[Optional[str], typer.Option("--kind", help="Only " + " | ".join(DOC_KINDS) + ".")] = None,
     edition: Annotated[Optional[int], typer.Option("--edition", help="Only this edition.")] = None,
     as_of: Annotated[Optional[str], typer.Option("--as-of", help="The editions in force on this date.")] = None,
     mode: Annotated[str, typer.Option("--mode", help="hybrid | bm25 | dense.")] = "hybrid",

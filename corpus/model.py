@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
+# The kinds of document, in one place: the type, the tuple (CLI help, API parameter) and two names for each.
 DocKind = Literal["youkou", "qa", "notice", "slides", "law"]
-DOC_KINDS: tuple[str, ...] = ("youkou", "qa", "notice", "slides", "law")
+DOC_KINDS: tuple[DocKind, ...] = get_args(DocKind)
+# Two names per kind that differ on purpose:
+# - DEFAULT_LABELS: the citation label a new document of that kind gets when nothing names it (a document's own
+#   label, and a new edition's base document's, win): 「実施要綱 4(2)エ」, 「資料 p3」. A statute is labelled by its
+#   own name (ingest/law_*.py), so "law" has none.
+# - KIND_NAMES: the kind as a category, on the pages' badges: 「要綱」, 「通知・事務連絡」 (notices and 通知 alike).
+DEFAULT_LABELS: dict[str, str] = {"qa": "Q&A", "youkou": "実施要綱", "notice": "事務連絡", "slides": "資料"}
+KIND_NAMES: dict[str, str] = {"qa": "Q&A", "youkou": "要綱", "notice": "通知・事務連絡", "slides": "説明資料",
+                              "law": "法令"}
 
 # What kind of unit a clause is; "item" is a Q&A item, "clause" a numbered 要綱 clause at any level. Statutes:
 # "article" (条, also a 附則 paragraph standing alone), its "paragraph" (項) and "law_item" (号) children, "table"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus.errors import BadPdf, IngestError, UnrecognisedStructure, UnreadableText
-from corpus.model import Document, ParsedDocument
+from corpus.model import DEFAULT_LABELS, Document, ParsedDocument
 from corpus.store import Store
 from corpus.textnorm import fold
 from ingest import textio
@@ -29,7 +29,6 @@ from ingest.structure import MARK_END, MARK_START, Line, RawClause, assemble, pl
 
 log = logging.getLogger(__name__)
 
-KIND_LABELS = {"qa": "Q&A", "youkou": "実施要綱", "notice": "事務連絡", "slides": "資料"}
 PARSERS: dict[str, Callable[[list[Line], str], list[RawClause]]] = {
     "qa": parse_qa, "youkou": parse_youkou, "notice": parse_pages, "slides": parse_pages,
 }
@@ -197,7 +196,7 @@ def parse_file(path: Path, overrides: Overrides = Overrides(), known: Sequence[D
         raise UnrecognisedStructure(name, "no text found to split into clauses")
     document = Document(
         id=doc_id, title=title, kind=kind,  # type: ignore[arg-type]
-        label=overrides.label or (base.label if base else KIND_LABELS[kind]),
+        label=overrides.label or (base.label if base else DEFAULT_LABELS[kind]),
         edition=edition, edition_label=edition_label,
         issued=overrides.date or issued, effective=overrides.effective or effective,
         source_name=path.name, source_sha256=sha, source_type="pdf" if is_pdf else "text",

@@ -26,8 +26,7 @@ HERE = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = HERE / "templates"
 STATIC_DIR = HERE / "static"
 
-KIND_LABELS: dict[str, str] = {"qa": "Q&A", "youkou": "要綱", "notice": "通知・事務連絡", "slides": "説明資料",
-                               "law": "法令"}
+from corpus.model import KIND_NAMES as KIND_LABELS  # noqa: E402 (the badge names of the kinds, one place)
 
 
 def clause_url(doc: str, section: str, edition: int | None = None) -> str:

@@ -13,9 +13,10 @@ from api import web
 from api.schemas import AsOfExcluded, ErrorOut, HitOut, SearchResponse
 from api.settings import Settings
 from corpus.dates import parse_date_param
+from corpus.model import DocKind
 from index.search import SearchFilters, SearchResult
 
-Kind = Literal["qa", "youkou", "notice", "slides", "law"]
+Kind = DocKind  # the kinds of document (corpus/model.py)
 ModeParam = Literal["hybrid", "bm25", "dense"]
 
 
