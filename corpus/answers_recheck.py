@@ -31,7 +31,6 @@ from corpus.collection import Corpus
 from corpus.diff import DEFAULT_KINDS, DiffItem, EditionDiff, diff_editions
 from corpus.errors import InvalidAnswer, RegkbError
 from corpus.model import Clause, ParsedDocument
-from corpus.sections import normalize_section
 from corpus.store import Store
 
 log = logging.getLogger(__name__)

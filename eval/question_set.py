@@ -6,11 +6,11 @@ A question with no expected entries (``"expected": []``) is out of corpus: nothi
 from __future__ import annotations
 
 import json
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.errors import RegkbError
+from corpus.sections import normalize_section
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +33,8 @@ class Question:
 
 
 def same_section(a: str, b: str) -> bool:
-    """Sections are equal after NFKC and removing spaces."""
-    def norm(s: str) -> str:
-        return "".join(unicodedata.normalize("NFKC", s).split())
-
-    return norm(a) == norm(b)
+    """Sections are equal in their canonical spelling (corpus.sections: NFKC, dashes folded, no spaces)."""
+    return normalize_section(a) == normalize_section(b)
 
 
 def matches(expected: Expected, doc: str, section: str) -> bool:
