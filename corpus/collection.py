@@ -74,9 +74,6 @@ class Corpus:
             out.append((editions[-1].document, "later" if dated else "undated"))
         return out
 
-    def latest_documents(self) -> list[Document]:
-        return [eds[-1].document for _, eds in sorted(self._by_doc.items())]
-
     def clause(self, doc_id: str, section: str, edition: int | None = None) -> Clause:
         parsed = self.get(doc_id, edition)
         wanted = normalize_section(section)

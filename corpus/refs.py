@@ -24,7 +24,6 @@ from corpus.lawcite import find_law_citations, fold_name, law_names
 from corpus.model import Clause, ParsedDocument, clause_key
 
 _SECTION = r"(\d{1,2})(?:\((\d{1,2})\))?([ア-ン])?"
-_AND_MORE = r"(?:(?:及び|、|・|並びに)\((\d{1,2})\)([ア-ン])?)*"
 _QA_ITEM = re.compile(r"(?<![\d./-])(\d{1,2})-(\d{1,2})(?![\d/])")
 
 

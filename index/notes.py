@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from corpus.collection import Corpus
+from corpus.diff import change_notes
 
 
 def change_notes_for(corpus: Corpus) -> dict[str, str]:
     """clause key -> note, for every edition that has a previous edition (or underline marks)."""
-    try:
-        from corpus.diff import change_notes
-    except ImportError:  # the diff module is optional for search
-        return {}
     notes: dict[str, str] = {}
     for doc_id in corpus.doc_ids:
         editions = corpus.editions(doc_id)

@@ -16,10 +16,6 @@ _QA_ITEM = re.compile(r"^\d{1,2}\s*[-‐−－]\s*\d{1,2}[\s\u3000]")
 _YOUKOU_TOP = re.compile(r"^[1１][\s\u3000]+\S{1,20}$")
 
 
-def head_text(lines: list[Line], n: int = HEAD_LINES) -> str:
-    return "\n".join(plain(ln.text) for ln in lines if ln.text)[:2000] if n else ""
-
-
 def _head(lines: list[Line]) -> list[str]:
     return [plain(ln.text) for ln in lines if ln.text][:HEAD_LINES]
 

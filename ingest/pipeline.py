@@ -9,7 +9,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -264,8 +264,3 @@ def _check_duplicates(parsed: list[ParsedDocument]) -> None:
             raise IngestError(p.document.source_name, f"same document and edition ({key}) as {seen[key]}",
                               "ingest one of them, or give --edition")
         seen[key] = p.document.source_name
-
-
-def with_edition(parsed: ParsedDocument, edition: int) -> ParsedDocument:
-    doc = replace(parsed.document, edition=edition)
-    return ParsedDocument(doc, tuple(replace(c, edition=edition) for c in parsed.clauses), parsed.text)

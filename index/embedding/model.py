@@ -78,6 +78,7 @@ def choose_backend(requested: str, info: dict | None, side: str) -> str:
     return "onnx-fp32"
 
 
+_ONNX_PACKAGES = ("onnxruntime", "onnx", "tokenizers")  # the third-party packages of the ONNX path
 _EMBEDDERS: dict[tuple[Path, str, int | None], Embedder] = {}
 _EMBEDDERS_LOCK = threading.Lock()
 
@@ -103,7 +104,9 @@ def load_embedder(config: EncoderConfig | None = None, side: str = "query") -> E
                     raise
                 logger.warning("%s; using torch", exc.message)
                 backend = "torch"
-            except ImportError as exc:  # onnxruntime missing: the torch path still works
+            except ImportError as exc:  # onnxruntime missing (a broken install): the torch path still works
+                if (exc.name or "").partition(".")[0] not in _ONNX_PACKAGES:
+                    raise  # an ImportError in this project's own modules is a bug, never a reason to fall back
                 if config.backend != "auto":
                     raise EmbeddingModelError(f"the {config.backend} backend needs onnxruntime ({exc})",
                                               "pip install onnxruntime tokenizers") from exc

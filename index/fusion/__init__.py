@@ -3,6 +3,4 @@
 from index.fusion.convex import convex_fusion
 from index.fusion.rrf import rrf_fusion
 
-FUSIONS = {"rrf": rrf_fusion, "convex": convex_fusion}
-
-__all__ = ["FUSIONS", "convex_fusion", "rrf_fusion"]
+__all__ = ["convex_fusion", "rrf_fusion"]
