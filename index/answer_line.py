@@ -21,18 +21,28 @@ _QUESTION_END = re.compile(r"(?:は|が|も)?(?:可能|できる|必要|良い|�
                            r"(?:でしょう|です)?か[。？?]?$")
 
 
+_OPEN, _CLOSE, _ENDS = frozenset("（(「『【"), frozenset("）)」』】"), frozenset("。！？?")
+_MARKS = re.compile(r"[（(「『【）)」』】。！？?\n]")
+
+
 def sentences(text: str) -> list[str]:
-    """Sentences, split at 。！？ outside brackets (「（平成17年法律第123号。以下…）」 is not a sentence end)."""
+    """Sentences, split at 。！？ outside brackets (「（平成17年法律第123号。以下…）」 is not a sentence end).
+
+    Only the brackets, sentence ends and line breaks are visited (a regular expression finds them), not every
+    character: this runs for every candidate's lead sentence and every hit's answer line."""
     out, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        if ch in "（(「『【":
+    for m in _MARKS.finditer(text):
+        ch, i = m.group(), m.start()
+        if ch in _OPEN:
             depth += 1
-        elif ch in "）)」』】":
+        elif ch in _CLOSE:
             depth = max(0, depth - 1)
-        elif ch in "。！？?" and depth == 0:
+        elif depth:
+            continue
+        elif ch in _ENDS:
             out.append(text[start:i + 1].strip())
             start = i + 1
-        elif ch == "\n" and depth == 0 and text[start:i].strip():
+        elif text[start:i].strip():  # a line break ends a sentence that has text
             out.append(text[start:i].strip())
             start = i + 1
     if text[start:].strip():
@@ -75,7 +85,14 @@ def self_contained(sentence: str) -> bool:
 
 
 def answer_line(c: Clause, query: str = "", parent: Clause | None = None) -> str | None:
-    """The line a result leads with, or None when the clause has no text to lead with."""
+    """The line a result leads with, or None when the clause has no text to lead with. It depends on the clause and
+    its parent only (``query`` is accepted for callers that have one), so a search may keep it per clause:
+    ``clause_answer_line``."""
+    return clause_answer_line(c, parent)
+
+
+def clause_answer_line(c: Clause, parent: Clause | None = None) -> str | None:
+    """answer_line of a clause under ``parent``."""
     if c.answer:
         first = _first(c.answer)
         if self_contained(first):

@@ -1,12 +1,17 @@
-"""Keyword side: BM25 (bm25s, Lucene variant) over fugashi tokens, saved as .npy + JSON and memory-mapped on load."""
+"""Keyword side: BM25 (bm25s, Lucene variant) over fugashi tokens, saved as .npy + JSON and memory-mapped on load.
+
+bm25s builds and saves the index. A search reads the saved arrays itself (``SavedScores``: the same arithmetic as
+bm25s' ``get_scores_from_ids``), so the serving process does not import bm25s, which imports numba and LLVM when
+they are installed (ranx brings them): ~0.3 s of start-up and ~50 MiB of RSS for nothing a search uses.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
-import bm25s
 import numpy as np
 
 from index.backend import Backend
@@ -16,15 +21,60 @@ log = logging.getLogger(__name__)
 K1, B = 1.2, 0.75  # the usual defaults (Robertson & Zaragoza 2009); measured no better alternative on dev
 
 
+# Methods whose saved scores are the whole score (BM25L and BM25+ add a per-token non-occurrence term).
+_PLAIN_METHODS = frozenset({"lucene", "robertson", "atire"})
+
+
+def _loads(raw: bytes) -> Any:
+    try:
+        import orjson  # what bm25s itself reads its JSON with, when installed
+
+        return orjson.loads(raw)
+    except ImportError:  # pragma: no cover - orjson comes with ranx
+        return json.loads(raw)
+
+
+class SavedScores:
+    """A saved bm25s index, read-only: the eager score matrix (CSC: one column per token) and the vocabulary."""
+
+    def __init__(self, directory: Path, mmap: bool = True) -> None:
+        params = _loads((directory / "params.index.json").read_bytes())
+        self.method = params["method"]
+        self.dtype = np.dtype(params.get("dtype", "float32"))
+        self.int_dtype = np.dtype(params.get("int_dtype", "int32"))
+        self.vocab_dict: dict[str, int] = _loads((directory / "vocab.index.json").read_bytes())
+        mode = "r" if mmap else None
+        self.scores: dict[str, Any] = {
+            "data": np.load(directory / "data.csc.index.npy", mmap_mode=mode, allow_pickle=False),
+            "indices": np.load(directory / "indices.csc.index.npy", mmap_mode=mode, allow_pickle=False),
+            "indptr": np.load(directory / "indptr.csc.index.npy", mmap_mode=mode, allow_pickle=False),
+            "num_docs": params["num_docs"]}
+
+    def get_scores_from_ids(self, query_tokens_ids: list[int]) -> np.ndarray:
+        """bm25s.BM25.get_scores_from_ids, step for step (the same float32 sums in the same order)."""
+        data, indices, indptr = self.scores["data"], self.scores["indices"], self.scores["indptr"]
+        ids = np.asarray(query_tokens_ids, dtype=self.int_dtype)
+        if int(ids.max(initial=0)) >= len(indptr) - 1:
+            raise ValueError("a query token id is beyond the index's vocabulary")
+        starts, ends = indptr[ids], indptr[ids + 1]
+        scores = np.zeros(self.scores["num_docs"], dtype=self.dtype)
+        for i in range(len(ids)):
+            start, end = starts[i], ends[i]
+            np.add.at(scores, indices[start:end], data[start:end])
+        return scores
+
+
 class KeywordBackend(Backend):
     name = "bm25"
 
-    def __init__(self, retriever: bm25s.BM25) -> None:
-        self.retriever = retriever
+    def __init__(self, retriever: Any) -> None:
+        self.retriever = retriever  # SavedScores when loaded for search, bm25s.BM25 when just built
         self.vocab: dict[str, int] = retriever.vocab_dict
 
     @classmethod
     def build(cls, token_lists: list[list[str]]) -> KeywordBackend:
+        import bm25s
+
         retriever = bm25s.BM25(k1=K1, b=B, method="lucene")
         # bm25s cannot index an empty document list or an empty document; "∅" keeps row numbers aligned.
         retriever.index([toks or ["∅"] for toks in token_lists] or [["∅"]], show_progress=False)
@@ -37,8 +87,12 @@ class KeywordBackend(Backend):
 
     @classmethod
     def load(cls, directory: Path, mmap: bool = True, field: str = "bm25") -> KeywordBackend:
-        retriever = bm25s.BM25.load(str(directory / field), mmap=mmap, allow_pickle=False, show_progress=False)
-        return cls(retriever)
+        saved = SavedScores(directory / field, mmap=mmap)
+        if saved.method in _PLAIN_METHODS:
+            return cls(saved)
+        import bm25s  # an index of another BM25 variant: bm25s adds its non-occurrence term
+
+        return cls(bm25s.BM25.load(str(directory / field), mmap=mmap, allow_pickle=False, show_progress=False))
 
     def postings(self, token: str) -> np.ndarray:
         """The rows that contain ``token`` (empty when it is not in the vocabulary)."""

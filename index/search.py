@@ -26,7 +26,7 @@ from corpus.lawcite import find_law_citations, law_names
 from corpus.model import Clause, Document, ParsedDocument
 from corpus.query import MAX_QUERY_CHARS, check_query
 from corpus.store import Store
-from index.answer_line import answer_line
+from index.answer_line import clause_answer_line
 from index.build import SCHEMA_VERSION
 from index.calibration import ConfidenceModel
 from index.citations import CitationResolver
@@ -42,7 +42,7 @@ from index.reading import ReadingTokenizer
 from index.rerank import RankerModel
 from index.vocabulary import Vocabulary, default_vocabulary
 from index.layout import current_build
-from index.snippets import highlight_spans, make_snippet
+from index.snippets import fold_terms, highlight_spans, snippet_from_spans
 from index.tokenizer import Tokenizer, TokenizerConfig
 
 log = logging.getLogger(__name__)
@@ -51,13 +51,15 @@ Mode = Literal["hybrid", "bm25", "dense"]
 MODES: tuple[str, ...] = ("hybrid", "bm25", "dense")
 CANDIDATES = 50  # per system, before fusion
 MASK_CACHE = 64  # filter masks kept per loaded build (the corpus of a build never changes)
+ANSWER_CACHE = 4096  # answer lines kept per loaded build (a clause's answer line never changes; ~1 MiB)
 CITED_PROBABILITY = 0.99  # a clause the query names by number and that exists is what the user asked for
 
 # The two libraries that keep native state per thread run on one dedicated thread each (per process): the query
 # embedding (the model's own thread, index.embedding.batcher, which also micro-batches concurrent queries) and the
 # query tokenizer (one MeCab tagger per thread, each mapping the 250 MB unidic dictionary). Run on the request
 # threads instead, all 40 of the server's worker threads end up with their own copies: RSS under 32 concurrent
-# clients grew by ~1 GiB (measured by eval/bench.py).
+# clients grew by ~1 GiB (measured by eval/bench.py). The candidates' features run on the tokenizer's thread too:
+# the predicate feature tags sentences with MeCab.
 _WORKERS_LOCK = threading.Lock()
 _WORKERS: dict[str, tuple[int, ThreadPoolExecutor]] = {}
 
@@ -194,6 +196,8 @@ class Searcher:
         self._masks_lock = threading.Lock()
         self._default_mask = self._mask(SearchFilters())
         self._facts = RowFacts(rows, self._row_kind)
+        self._answers: OrderedDict[str, str | None] = OrderedDict()
+        self._answers_lock = threading.Lock()
 
     # -- loading -------------------------------------------------------------------------------------------------
 
@@ -385,7 +389,12 @@ class Searcher:
         dense = self.dense.rank(vector.result(), allowed, CANDIDATES) if vector is not None else []  # type: ignore[union-attr]
         r = Retrieved(tokens, reading_tokens, bm25, heading, reading, dense)
         named = frozenset(c.law_id for c in find_law_citations(query, self.citations.law_names))
-        return r, candidates(query, r, self._facts, self.keyword, self.heading, self.lead, named), terms
+        facts, keyword, heading_kb, lead = self._facts, self.keyword, self.heading, self.lead
+        # On the tokenizer's thread: the predicate feature runs MeCab (one tagger per thread), and RowFacts' caches
+        # are then filled by one thread only.
+        cands = _worker("tokenize").submit(lambda: candidates(query, r, facts, keyword, heading_kb, lead,
+                                                              named)).result()
+        return r, cands, terms
 
     def _search_learned(self, query: str, k: int, filters: SearchFilters, allowed: np.ndarray,
                         started: float) -> SearchResult:
@@ -430,7 +439,8 @@ class Searcher:
             return hits
         top = max((h.score for h in hits), default=0.0)
         ids = {(c.doc_id, c.edition, c.section) for c in cited}
-        lead = [self._hit(c, top + 1.0, None, None, None, None, terms, query, cited=True) for c in cited]
+        folded = fold_terms(terms)
+        lead = [self._hit(c, top + 1.0, None, None, None, None, folded, query, cited=True) for c in cited]
         return (lead + [h for h in hits if (h.doc, h.edition, h.section) not in ids])[:k]
 
     def _hits(self, ranked: list[tuple[int, float]], bm25: list[tuple[int, float]], dense: list[tuple[int, float]],
@@ -439,8 +449,9 @@ class Searcher:
         bm25_rank = {row: i for i, (row, _) in enumerate(bm25, start=1)}
         dense_rank = {row: i for i, (row, _) in enumerate(dense, start=1)}
         bm25_score, dense_score = dict(bm25), dict(dense)
+        folded = fold_terms(terms)  # once per query, not per hit
         return [self._hit(self.rows[row], score, bm25_rank.get(row), dense_rank.get(row), bm25_score.get(row),
-                          dense_score.get(row), terms, query) for row, score in ranked]
+                          dense_score.get(row), folded, query) for row, score in ranked]
 
     def _parent(self, c: Clause) -> Clause | None:
         if not c.parent:
@@ -450,16 +461,32 @@ class Searcher:
         except RegkbError:
             return None
 
+    def _answer_line(self, c: Clause) -> str | None:
+        """The clause's answer line (index/answer_line.py; it does not depend on the query), kept per clause."""
+        key = c.key
+        with self._answers_lock:
+            if key in self._answers:
+                self._answers.move_to_end(key)
+                return self._answers[key]
+        line = clause_answer_line(c, self._parent(c))
+        with self._answers_lock:
+            self._answers[key] = line
+            while len(self._answers) > ANSWER_CACHE:
+                self._answers.popitem(last=False)
+        return line
+
     def _hit(self, c: Clause, score: float, bm25_rank: int | None, dense_rank: int | None,
-             bm25_score: float | None, dense_score: float | None, terms: list[str], query: str,
+             bm25_score: float | None, dense_score: float | None, terms: list[str] | frozenset[str], query: str,
              cited: bool = False) -> Hit:
+        """``terms``: the query's highlight terms, or fold_terms() of them."""
         doc = self._doc(c)
-        snippet, snippet_marks = make_snippet(c.text, terms)
+        spans = highlight_spans(c.text, terms)  # found once: the snippet's highlights are cut from them
+        snippet, snippet_marks = snippet_from_spans(c.text, spans)
         return Hit(
             doc=c.doc_id, section=c.section, edition=c.edition, edition_label=doc.edition_label,
             date=doc.date.isoformat() if doc.date else None, kind=c.kind, citation=c.citation,
-            heading=c.heading, text=c.text, answer=answer_line(c, query, self._parent(c)),
-            snippet=snippet, snippet_highlights=snippet_marks, text_highlights=highlight_spans(c.text, terms),
+            heading=c.heading, text=c.text, answer=self._answer_line(c),
+            snippet=snippet, snippet_highlights=snippet_marks, text_highlights=spans,
             score=round(float(score), 6), bm25_rank=bm25_rank, dense_rank=dense_rank,
             bm25_score=round(bm25_score, 4) if bm25_score is not None else None,
             dense_score=round(dense_score, 4) if dense_score is not None else None,

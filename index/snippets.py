@@ -31,15 +31,16 @@ _FOLD = _FoldTable()
 
 
 @lru_cache(maxsize=8192)  # clause texts repeat across queries
-def _folded_with_map(text: str) -> tuple[str, tuple[int, ...]]:
-    """fold(text) and, for each folded character, the index of the source character it came from.
+def _folded_with_map(text: str) -> tuple[str, tuple[int, ...] | None]:
+    """fold(text) and, for each folded character, the index of the source character it came from (None: the
+    identity, when every character folds to exactly one character; no per-character tuple is kept then).
 
     Each character is folded on its own (as a user reads it). When every character of ``text`` folds to exactly one
-    character, the whole text is folded by str.translate in C and the map is the identity; otherwise, character by
-    character (a Python loop over the text was the cost of snippets at 100k clauses)."""
+    character, the whole text is folded by str.translate in C; otherwise, character by character (a Python loop
+    over the text was the cost of snippets at 100k clauses)."""
     folded = text.translate(_FOLD)
     if not _FOLD.irregular.intersection(text):
-        return folded, tuple(range(len(text)))
+        return folded, None
     out: list[str] = []
     origin: list[int] = []
     for i, ch in enumerate(text):
@@ -49,15 +50,21 @@ def _folded_with_map(text: str) -> tuple[str, tuple[int, ...]]:
     return "".join(out), tuple(origin)
 
 
-def highlight_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
-    """Merged [start, end) ranges of ``text`` where any term (2+ characters, folded) occurs."""
+def fold_terms(terms: list[str]) -> frozenset[str]:
+    """The query's highlight terms as highlight_spans looks for them: 2+ characters, folded. Fold once per query."""
+    return frozenset(fold(t) for t in terms if len(t) >= 2)
+
+
+def highlight_spans(text: str, terms: list[str] | frozenset[str]) -> list[tuple[int, int]]:
+    """Merged [start, end) ranges of ``text`` where any term (2+ characters, folded) occurs. ``terms``: the
+    query's terms, or fold_terms() of them."""
     folded, origin = _folded_with_map(text)
     spans: list[tuple[int, int]] = []
-    for term in {fold(t) for t in terms if len(t) >= 2}:
+    for term in terms if isinstance(terms, frozenset) else fold_terms(terms):
         start = folded.find(term)
         while start >= 0:
             end = start + len(term)
-            spans.append((origin[start], origin[end - 1] + 1))
+            spans.append((start, end) if origin is None else (origin[start], origin[end - 1] + 1))
             start = folded.find(term, end)
     spans.sort()
     merged: list[tuple[int, int]] = []
@@ -69,11 +76,17 @@ def highlight_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
     return merged
 
 
-def make_snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> tuple[str, list[tuple[int, int]]]:
+def make_snippet(text: str, terms: list[str] | frozenset[str],
+                 width: int = SNIPPET_CHARS) -> tuple[str, list[tuple[int, int]]]:
     """The ``width``-character window of ``text`` with the most highlighted characters, and its highlights."""
-    spans = highlight_spans(text, terms)
+    return snippet_from_spans(text, highlight_spans(text, terms), width)
+
+
+def snippet_from_spans(text: str, spans: list[tuple[int, int]],
+                       width: int = SNIPPET_CHARS) -> tuple[str, list[tuple[int, int]]]:
+    """make_snippet for highlights already found (a hit needs them for the whole text too: found once)."""
     if len(text) <= width:
-        return text, spans
+        return text, list(spans)
     best_start, best_cover = 0, -1
     for s, _ in spans or [(0, 0)]:
         start = max(0, min(s - width // 4, len(text) - width))

@@ -109,8 +109,9 @@ class Embedder:
 
     # -- subclass hook -------------------------------------------------------------------------------------------
 
-    def _forward(self, texts: list[str]) -> np.ndarray:
-        """Prefixed texts -> (len(texts), dim) float32, L2-normalised. One forward pass; no batching here."""
+    def _forward(self, texts: list[str], passages: bool = False) -> np.ndarray:
+        """Prefixed texts -> (len(texts), dim) float32, L2-normalised. One forward pass; no batching here.
+        ``passages``: a build's passages (a backend may tokenise long batches differently, never to other ids)."""
         raise NotImplementedError
 
     # -- properties ----------------------------------------------------------------------------------------------
@@ -150,7 +151,7 @@ class Embedder:
 
     # -- encoding ------------------------------------------------------------------------------------------------
 
-    def _encode(self, texts: list[str], prompt: str, batch_size: int) -> np.ndarray:
+    def _encode(self, texts: list[str], prompt: str, batch_size: int, passages: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
         # Length-sorted batches: a batch is padded to its longest text, so similar lengths waste least work.
@@ -158,7 +159,7 @@ class Embedder:
         out = np.empty((len(texts), self._dim), dtype=np.float32)
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            out[idx] = self._forward([prompt + texts[i] for i in idx])
+            out[idx] = self._forward([prompt + texts[i] for i in idx], passages)
         return l2_normalise(out)
 
     def encode_queries(self, texts: list[str], batch_size: int = PASSAGE_BATCH) -> np.ndarray:
@@ -167,7 +168,7 @@ class Embedder:
 
     def encode_passages(self, texts: list[str], batch_size: int = PASSAGE_BATCH) -> np.ndarray:
         """Embed indexed passages: float32, L2-normalised, shape (len(texts), dim)."""
-        return self._encode(list(texts), self._passage_prompt, batch_size)
+        return self._encode(list(texts), self._passage_prompt, batch_size, passages=True)
 
     def encode_query(self, text: str) -> np.ndarray:
         """Embed one query (1-D float32, L2-normalised) on this thread; repeated queries come from an LRU cache."""

@@ -9,6 +9,7 @@ burn the cores other processes need between requests.
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -52,28 +53,33 @@ def session_options(threads: int | None) -> Any:
 
 
 class OnnxEmbedder(Embedder):
-    """One exported model file (fp32 or int8) in an onnxruntime session."""
+    """One exported model file (fp32 or int8) in an onnxruntime session.
+
+    Two tokenisers give the same ids: queries use the lean one (index/embedding/lean_tokenizer.py, ~75 MiB and
+    0.5 s to load); passages (builds: long texts in large batches) use the ``tokenizers`` library, loaded on the first
+    passage batch (~290 MiB, faster on long texts). A query server never loads the second."""
 
     def __init__(self, folder: Path, info: dict[str, Any], backend: str, name: str,
                  threads: int | None = None) -> None:
         import onnxruntime as ort
-        from tokenizers import Tokenizer
+
+        from .lean_tokenizer import LeanTokenizer
 
         self.backend = backend
         folder = Path(folder)
         model_file = folder / info["files"][backend]
+        max_len = int(info["max_seq_length"])
         try:
             self._session = ort.InferenceSession(str(model_file), session_options(threads),
                                                  providers=["CPUExecutionProvider"])
-            self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            self._lean = LeanTokenizer(folder / "tokenizer.json", max_len, int(info["pad_id"]))
         except Exception as exc:  # noqa: BLE001 - re-raised with the file named
             raise EmbeddingModelError(f"cannot load the ONNX embedding model {model_file}: {exc}",
                                       f"delete {folder} to export it again, or set REGKB_EMBEDDING_BACKEND=torch") \
                 from exc
-        max_len = int(info["max_seq_length"])
-        self._tokenizer.no_padding()
-        self._tokenizer.enable_truncation(max_len)
-        self._tokenizer.enable_padding(pad_id=int(info["pad_id"]))
+        self._full_tokenizer: Any = None
+        self._full_lock = threading.Lock()
+        self._max_len, self._pad_id = max_len, int(info["pad_id"])
         self.fidelity = (info.get("fidelity") or {}).get(backend)
         super().__init__(folder, name, int(info["dim"]), max_len, info["query_prompt"], info["passage_prompt"])
         log.info("embedding model %s loaded (%s, %s threads) from %s", name, backend,
@@ -81,10 +87,27 @@ class OnnxEmbedder(Embedder):
 
     @property
     def tokenizer(self) -> Any:
-        return self._tokenizer
+        """The ``tokenizers`` object (loaded on first use)."""
+        with self._full_lock:
+            if self._full_tokenizer is None:
+                from tokenizers import Tokenizer
 
-    def _forward(self, texts: list[str]) -> np.ndarray:
-        encs = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encs], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encs], dtype=np.int64)
+                tok = Tokenizer.from_file(str(self._path / "tokenizer.json"))
+                tok.no_padding()
+                tok.enable_truncation(self._max_len)
+                tok.enable_padding(pad_id=self._pad_id)
+                self._full_tokenizer = tok
+            return self._full_tokenizer
+
+    @property
+    def lean_tokenizer(self) -> Any:
+        return self._lean
+
+    def _forward(self, texts: list[str], passages: bool = False) -> np.ndarray:
+        if passages:
+            encs = self.tokenizer.encode_batch(texts)
+            ids = np.array([e.ids for e in encs], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encs], dtype=np.int64)
+        else:
+            ids, mask = self._lean.encode_batch(texts)
         return self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]

@@ -85,7 +85,7 @@ class TorchEmbedder(Embedder):
     def tokenizer(self) -> Any:
         return self._model.tokenizer
 
-    def _forward(self, texts: list[str]) -> np.ndarray:
+    def _forward(self, texts: list[str], passages: bool = False) -> np.ndarray:
         import torch
 
         with torch.inference_mode():
