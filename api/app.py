@@ -22,10 +22,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import error_pages
 from api.reload import follow_builds
-from api.routes import STATIC_DIR, ClauseGraph, render, wants_html
+from api.routes import STATIC_DIR, render, wants_html
 from api.routes import admin, answers, apidocs, diff, documents, health, pages, search
 from api.settings import Settings, get_settings
 from corpus.errors import IndexMismatch, RegkbError
+from index.graph import ClauseGraph
 from index.search import Searcher
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,9 @@ def load_index(app: FastAPI, settings: Settings, searcher: Searcher | None) -> b
             searcher = Searcher.load(settings.data_dir, check_corpus=False, encoder=settings.encoder(),
                                      max_query_chars=settings.max_query_chars)
         searcher.warm_up()
-        graph = ClauseGraph(searcher.corpus, getattr(searcher, "notes", None))
+        # Written by the build (graph.json); computed here, with a warning, for a build made before it was.
+        graph = ClauseGraph.load(getattr(searcher, "build_dir", None), searcher.manifest, searcher.corpus,
+                                 getattr(searcher, "notes", None))
     except RegkbError as e:
         log.warning("no usable index: %s", e)
         if getattr(app.state, "searcher", None) is None:

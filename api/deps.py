@@ -10,9 +10,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.routes import ClauseGraph
 from api.settings import Settings
 from corpus.errors import IndexMismatch, IndexNotBuilt, RegkbError
+from index.graph import ClauseGraph
 from index.search import Searcher
 
 

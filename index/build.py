@@ -27,6 +27,7 @@ from corpus.store import Store, dump_json
 from index.dense import DenseBackend
 from index.embed_cache import EmbeddingCache
 from index.embedding.base import EncoderConfig
+from index.graph import compute_graph, write_graph
 from index.keyword import KeywordBackend
 from index.layout import build_lock, new_build_dir, publish
 from index.notes import change_notes_for
@@ -145,6 +146,9 @@ def build_index(data_dir: Path, config: BuildConfig = BuildConfig(), progress: P
         (tmp / "documents.json").write_bytes(dump_json([p.document.to_json() for p in corpus]))
         (tmp / "notes.json").write_bytes(dump_json(change_notes_for(corpus)))
         timings["metadata_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        manifest_graph = write_graph(tmp, compute_graph(corpus))  # parents, children, outline, refs both ways
+        timings["graph_s"] = time.perf_counter() - t0
 
         manifest = {
             "schema": SCHEMA_VERSION,
@@ -157,6 +161,7 @@ def build_index(data_dir: Path, config: BuildConfig = BuildConfig(), progress: P
             "bm25": manifest_bm25,
             "dense": manifest_dense,
             "model": model_info,
+            "graph": manifest_graph,
             "counts": {"documents": len(corpus.doc_ids), "editions": len(corpus), "rows": len(rows),
                        "clauses": sum(len(p.clauses) for p in corpus),
                        "passages": manifest_dense["passages"] if manifest_dense else 0},

@@ -167,13 +167,13 @@ def test_bundled_laws_and_references_both_ways(bundled_store: Store) -> None:
     names = law_names(corpus)
     assert names["障害者総合支援法"] == "417AC0000000123" and names["番号法"] == "425AC0000000027"
 
-    from api.routes import ClauseGraph
+    from index.graph import ClauseGraph
 
     graph = ClauseGraph(corpus)
     article = corpus.clause("425AC0000000027", "第9条")
-    assert "jisshi-youkou@1#5ウ" in [r.key for r in graph.cited_by_of(article)]  # the article page lists 5ウ
+    assert "jisshi-youkou@1#5ウ" in [r.key for r in graph.cited_by(article)]  # the article page lists 5ウ
     row = corpus.clause("425AC0000000027", "別表40の項")
-    assert any(r.key.startswith("hojokin-qa@") and r.section == "2-9" for r in graph.cited_by_of(row))
+    assert any(r.key.startswith("hojokin-qa@") and r.section == "2-9" for r in graph.cited_by(row))
 
 
 # -- archives, idempotence, bad input ------------------------------------------------------------------------------

@@ -18,9 +18,8 @@ from starlette.responses import Response
 
 from api import web
 from api.schemas import ClauseRef
-from corpus.collection import Corpus
-from corpus.errors import RegkbError
-from corpus.model import Clause, clause_key
+from corpus.model import Clause
+from index.graph import ClauseGraph  # noqa: F401 (moved to the index layer; kept importable from here)
 
 HERE = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = HERE / "templates"
@@ -87,7 +86,7 @@ def render(request: Request, name: str, context: Mapping[str, Any], status_code:
     return templates.TemplateResponse(request, name, dict(context), status_code=status_code)
 
 
-# -- the clause graph: lookups, neighbours and reverse references, built once per loaded index ---------------------
+# -- clauses as links: the clause graph itself is built with the index (index/graph.py) ---------------------------
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -95,76 +94,17 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class ClauseGraph:
-    """Every clause by key, each edition's clauses in order, and ``cited_by`` (the reverse of ``Clause.refs``)."""
-
-    def __init__(self, corpus: Corpus, notes: Mapping[str, str] | None = None) -> None:
-        self.corpus = corpus
-        self.notes = dict(notes or {})  # clause key -> 「第2版で追記」
-        self.by_key: dict[str, Clause] = {}
-        self.position: dict[str, int] = {}
-        self.children: dict[str, list[Clause]] = {}
-        for parsed in corpus:
-            for i, c in enumerate(parsed.clauses):
-                self.by_key[c.key] = c
-                self.position[c.key] = i
-                if c.parent is not None:
-                    self.children.setdefault(clause_key(c.doc_id, c.edition, c.parent), []).append(c)
-        self.cited_by: dict[str, list[str]] = {}
-        for c in self.by_key.values():
-            for ref in c.refs:
-                target = self.resolve(ref)
-                citing = self.cited_by.setdefault(target.key if target else ref, [])
-                if c.key not in citing:
-                    citing.append(c.key)
-                if target is not None and target.kind in ("paragraph", "law_item") and target.parent:
-                    # a citation of 第9条第2項 is listed on the article's page (第9条) too
-                    article = self.cited_by.setdefault(clause_key(target.doc_id, target.edition, target.parent), [])
-                    if c.key not in article:
-                        article.append(c.key)
-
-    def resolve(self, ref: str) -> Clause | None:
-        """A ref key "doc@edition#section" (edition optional: latest; section in any spelling) to its clause."""
-        head, sep, section = ref.partition("#")
-        if not sep or not section:
-            return None
+def clause_ref(target: Clause | str) -> ClauseRef:
+    """A link to a clause; a reference that names no clause (a key string) is shown as written, unlinked."""
+    if isinstance(target, str):
+        head, _, section = target.partition("#")
         doc, _, edition = head.partition("@")
-        try:
-            ed = int(edition) if edition else None
-            return self.corpus.clause(doc, section, ed)
-        except (ValueError, RegkbError):
-            return None
+        return ClauseRef(key=target, doc=doc, edition=int(edition) if edition.isdigit() else None, section=section,
+                         citation=target, heading="", url=None, found=False)
+    c = target
+    return ClauseRef(key=c.key, doc=c.doc_id, edition=c.edition, section=c.section, citation=c.citation,
+                     heading=_short(c.heading), url=clause_url(c.doc_id, c.section, c.edition))
 
-    def ref(self, key: str) -> ClauseRef:
-        c = self.by_key.get(key) or self.resolve(key)
-        if c is None:
-            head, _, section = key.partition("#")
-            doc, _, edition = head.partition("@")
-            return ClauseRef(key=key, doc=doc, edition=int(edition) if edition.isdigit() else None, section=section,
-                             citation=key, heading="", url=None, found=False)
-        return ClauseRef(key=c.key, doc=c.doc_id, edition=c.edition, section=c.section, citation=c.citation,
-                         heading=_short(c.heading), url=clause_url(c.doc_id, c.section, c.edition))
 
-    def refs_of(self, c: Clause) -> list[ClauseRef]:
-        return [self.ref(r) for r in c.refs]
-
-    def cited_by_of(self, c: Clause) -> list[ClauseRef]:
-        return [self.ref(k) for k in self.cited_by.get(c.key, [])]
-
-    def children_of(self, c: Clause) -> list[ClauseRef]:
-        return [self.ref(ch.key) for ch in self.children.get(c.key, [])]
-
-    def neighbour(self, c: Clause, step: int) -> ClauseRef | None:
-        clauses = self.corpus.get(c.doc_id, c.edition).clauses
-        i = self.position[c.key] + step
-        return self.ref(clauses[i].key) if 0 <= i < len(clauses) else None
-
-    def depth(self, c: Clause) -> int:
-        depth, seen = 0, {c.key}
-        while c.parent is not None:
-            parent = self.by_key.get(clause_key(c.doc_id, c.edition, c.parent))
-            if parent is None or parent.key in seen:
-                break
-            seen.add(parent.key)
-            depth, c = depth + 1, parent
-        return depth
+def clause_refs(targets: Iterable[Clause | str]) -> list[ClauseRef]:
+    return [clause_ref(t) for t in targets]

@@ -14,12 +14,13 @@ from markupsafe import Markup
 
 from api import web
 from api.deps import GraphDep, SettingsDep
-from api.routes import ClauseGraph, clause_url, document_url, render, wants_html
+from api.routes import clause_ref, clause_refs, clause_url, document_url, render, wants_html
 from api.schemas import ClauseOut, DocumentDetail, DocumentOut, EditionOut, ErrorOut, OutlineItem
 from corpus.errors import SourceNotStored
 from corpus.model import Clause, ParsedDocument
 from corpus.store import Store
 from corpus.textnorm import first_sentence
+from index.graph import ClauseGraph
 
 router = APIRouter(tags=["documents"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
@@ -64,7 +65,7 @@ def pdf_url(doc: str, edition: int) -> str:
 def clause_out(graph: ClauseGraph, c: Clause) -> ClauseOut:
     parsed = graph.corpus.get(c.doc_id, c.edition)
     d = parsed.document
-    parent = graph.resolve(f"{c.doc_id}@{c.edition}#{c.parent}") if c.parent is not None else None
+    parent, previous, following = graph.parent(c), graph.neighbour(c, -1), graph.neighbour(c, 1)
     return ClauseOut(
         key=c.key, doc=c.doc_id, doc_title=d.title, edition=c.edition, edition_label=d.edition_label,
         date=_iso(d.date), latest_edition=graph.corpus.get(c.doc_id).document.edition, section=c.section,
@@ -74,9 +75,10 @@ def clause_out(graph: ClauseGraph, c: Clause) -> ClauseOut:
         source_pdf=pdf_url(c.doc_id, c.edition) if d.from_pdf else None,
         changes_url=web.changes_url(graph.corpus, c.doc_id, c.edition, c.section, graph.notes.get(c.key)),
         changed_spans=[(s.start, s.end) for s in c.changed_spans],
-        parent=graph.ref(parent.key) if parent else None, children=graph.children_of(c),
-        previous=graph.neighbour(c, -1), next=graph.neighbour(c, 1), refs=graph.refs_of(c),
-        cited_by=graph.cited_by_of(c), url=clause_url(c.doc_id, c.section, c.edition),
+        parent=clause_ref(parent) if parent else None, children=clause_refs(graph.children(c)),
+        previous=clause_ref(previous) if previous else None, next=clause_ref(following) if following else None,
+        refs=clause_refs(graph.refs(c)), cited_by=clause_refs(graph.cited_by(c)),
+        url=clause_url(c.doc_id, c.section, c.edition),
         doc_kind=d.kind, source_url=d.source_url,
     )
 

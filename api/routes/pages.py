@@ -15,9 +15,10 @@ from starlette.responses import Response
 
 from api import web
 from api.deps import MaybeSearcherDep, SettingsDep, index_error
-from api.routes import ClauseGraph, render
+from api.routes import render
 from api.routes.search import parse_as_of, to_response
 from corpus.errors import BadQuery, DocumentNotFound, EditionNotFound, IndexMismatch, IndexNotBuilt, RegkbError
+from index.graph import ClauseGraph
 from index.search import SearchFilters
 
 router = APIRouter(include_in_schema=False)

@@ -10,12 +10,13 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from api.deps import GraphDep, SearcherDep
-from api.routes import ClauseGraph, clause_url
+from api.routes import clause_refs, clause_url
 from api import web
 from api.schemas import AsOfExcluded, ErrorOut, HitOut, SearchResponse
 from api.settings import Settings
 from corpus.dates import parse_date_param
 from corpus.model import DocKind
+from index.graph import ClauseGraph
 from index.search import SearchFilters, SearchResult
 
 Kind = DocKind  # the kinds of document (corpus/model.py)
@@ -43,9 +44,9 @@ def as_of_excluded(result: SearchResult, graph: ClauseGraph) -> list[AsOfExclude
 def to_response(result: SearchResult, graph: ClauseGraph) -> SearchResponse:
     hits = []
     for h in result.hits:
-        clause = graph.by_key.get(f"{h.doc}@{h.edition}#{h.section}")
+        clause = graph.clause(h.doc, h.edition, h.section)
         hits.append(HitOut(**h.to_json(), url=clause_url(h.doc, h.section, h.edition),
-                           refs=graph.refs_of(clause) if clause else [],
+                           refs=clause_refs(graph.refs(clause)) if clause else [],
                            changes_url=web.changes_url(graph.corpus, h.doc, h.edition, h.section, h.note)))
     return SearchResponse(
         query=result.query, answer=hits[0].answer if result.confident and hits else None,
@@ -63,7 +64,7 @@ def response_body(result: SearchResult, graph: ClauseGraph) -> dict[str, Any]:
     checks this body against the models' own serialisation."""
     hits = []
     for h in result.hits:
-        clause = graph.by_key.get(f"{h.doc}@{h.edition}#{h.section}")
+        clause = graph.clause(h.doc, h.edition, h.section)
         hits.append({
             "doc": h.doc, "section": h.section, "edition": h.edition, "edition_label": h.edition_label,
             "date": h.date, "kind": h.kind, "citation": h.citation, "heading": h.heading, "text": h.text,
@@ -72,7 +73,7 @@ def response_body(result: SearchResult, graph: ClauseGraph) -> dict[str, Any]:
             "dense_rank": h.dense_rank, "bm25_score": h.bm25_score, "dense_score": h.dense_score, "note": h.note,
             "doc_title": h.doc_title, "doc_kind": h.doc_kind, "cited": h.cited, "doc_label": h.doc_label,
             "url": clause_url(h.doc, h.section, h.edition),
-            "refs": [r.model_dump() for r in graph.refs_of(clause)] if clause else [],
+            "refs": [r.model_dump() for r in clause_refs(graph.refs(clause))] if clause else [],
             "changes_url": web.changes_url(graph.corpus, h.doc, h.edition, h.section, h.note)})
     return {
         "query": result.query, "answer": result.hits[0].answer if result.confident and result.hits else None,
