@@ -87,6 +87,22 @@ def test_links_of_a_hand_made_corpus() -> None:
     assert graph.resolve("y-youkou@1#4（1）ア") is corpus.clause("y-youkou", "4(1)ア")
 
 
+
+def test_a_section_that_repeats_links_by_key_to_the_last() -> None:
+    """Sections are unique within an edition in practice; if one repeats, links by key name its last clause (as the
+    dictionary of keys the pages were built from did), and each clause keeps its own parent and references."""
+    y = _doc("y-youkou", "youkou", "要綱")
+    first, again = _clause(y, "4", refs=("y-youkou@1#5",)), _clause(y, "4", parent="5")
+    corpus = Corpus([ParsedDocument(y, (first, _clause(y, "4(1)", parent="4"), again, _clause(y, "5")), "")])
+    graph = ClauseGraph(corpus)
+    assert graph.clause("y-youkou", 1, "4") is again
+    assert _keys(graph.children(first)) == _keys(graph.children(again)) == ["y-youkou@1#4(1)"]
+    assert graph.parent(first) is None and graph.parent(again).section == "5"  # type: ignore[union-attr]
+    assert graph.depth(first) == 0 and graph.depth(again) == 1
+    assert [r.section for r in graph.refs(first) if isinstance(r, Clause)] == ["5"] and graph.refs(again) == []
+    # reverse references come from the clause a key names (the last), as they did when built from keys
+    assert graph.cited_by(corpus.clause("y-youkou", "5")) == []
+
 def test_the_json_form_round_trips_and_is_checked(tmp_path: Path) -> None:
     corpus = hand_made()
     data = compute_graph(corpus)
