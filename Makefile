@@ -35,7 +35,9 @@ test: $(STAMP)
 	REGKB_REQUIRE_BROWSER=$${CI:+1} $(BIN)/python -m pytest -q --ignore=tests/test_embedding.py
 	$(BIN)/python -m pytest -q tests/test_embedding.py
 
+# The query path side by side (ONNX vs torch, through HTTP: issue 12's targets), then the sizes benchmark.
 bench: $(STAMP)
+	$(BIN)/python -m eval.bench_query_path
 	$(BIN)/python -m eval.bench
 
 clean:

@@ -172,3 +172,16 @@ def test_search_process_loads_no_torch_nor_numba(built_data_dir: Path) -> None:
     if not out[0].startswith("onnx"):
         pytest.skip("onnxruntime is not installed: the torch backend serves")
     assert out[1:] == ["True", "[]"]
+
+
+def test_query_encoder_threads(searcher) -> None:  # type: ignore[no-untyped-def]
+    """Queries run on half the CPUs (at most 4), passive; a build's passages on all of them."""
+    from index.embedding.base import cpu_threads
+    from index.embedding.model import query_threads
+
+    emb = searcher.embedder
+    if not emb.backend.startswith("onnx"):
+        pytest.skip("onnxruntime is not installed: the torch backend serves")
+    opts = emb._session.get_session_options()
+    assert opts.intra_op_num_threads == query_threads() == max(1, min(4, cpu_threads() // 2))
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"

@@ -79,6 +79,16 @@ def choose_backend(requested: str, info: dict | None, side: str) -> str:
 
 
 _ONNX_PACKAGES = ("onnxruntime", "onnx", "tokenizers")  # the third-party packages of the ONNX path
+def query_threads() -> int:
+    """Intra-op threads of the query encoder when the settings name none: half the CPUs, at most 4. A query is a few
+    dozen tokens: on 2 cores one thread embeds it as fast as two (6.2 vs 7.0 ms p50, eval/bench_query_path.py's
+    machine), leaves the other core to the request's own Python work, and has no partner thread to wait for when a
+    busy neighbour takes a core. Builds (passages) use every CPU."""
+    from .base import cpu_threads
+
+    return max(1, min(4, cpu_threads() // 2))
+
+
 _EMBEDDERS: dict[tuple[Path, str, int | None], Embedder] = {}
 _EMBEDDERS_LOCK = threading.Lock()
 
@@ -111,7 +121,10 @@ def load_embedder(config: EncoderConfig | None = None, side: str = "query") -> E
                     raise EmbeddingModelError(f"the {config.backend} backend needs onnxruntime ({exc})",
                                               "pip install onnxruntime tokenizers") from exc
                 backend = "torch"
-        key = (path, backend, config.threads)
+        threads = config.threads
+        if threads is None and backend != "torch" and side == "query":
+            threads = query_threads()
+        key = (path, backend, threads)
         embedder = _EMBEDDERS.get(key)
         if embedder is None:
             if backend == "torch":
@@ -122,7 +135,7 @@ def load_embedder(config: EncoderConfig | None = None, side: str = "query") -> E
                 from .onnx_backend import OnnxEmbedder
 
                 assert folder is not None and info is not None
-                embedder = OnnxEmbedder(folder, info, backend, name=name, threads=config.threads)
+                embedder = OnnxEmbedder(folder, info, backend, name=name, threads=threads)
             _EMBEDDERS[key] = embedder
         return embedder
 
