@@ -64,6 +64,16 @@ class SavedScores:
         return scores
 
 
+def _member(rows: np.ndarray, post: np.ndarray) -> np.ndarray:
+    """np.isin(rows, post): by binary search when the posting list is sorted (bm25s writes them sorted), ~5x faster
+    than isin's sort for the ~100 candidate rows of a query."""
+    if len(post) > 1 and not bool(np.all(post[1:] > post[:-1])):
+        return np.isin(rows, post)
+    at = np.searchsorted(post, rows)
+    at[at == len(post)] = 0
+    return post[at] == rows
+
+
 class KeywordBackend(Backend):
     name = "bm25"
 
@@ -122,7 +132,7 @@ class KeywordBackend(Backend):
             total += idf
             if len(post):
                 found += idf
-                per_row += idf * np.isin(rows, post)
+                per_row += idf * _member(rows, post)
         return found / total, per_row / total
 
     def scores(self, tokens: list[str]) -> np.ndarray:

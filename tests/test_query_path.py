@@ -185,3 +185,15 @@ def test_query_encoder_threads(searcher) -> None:  # type: ignore[no-untyped-def
     opts = emb._session.get_session_options()
     assert opts.intra_op_num_threads == query_threads() == max(1, min(4, cpu_threads() // 2))
     assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def test_posting_membership_equals_isin() -> None:
+    from index.keyword import _member
+
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        rows = rng.integers(0, 500, rng.integers(0, 150))
+        post = np.sort(rng.choice(500, rng.integers(1, 300), replace=False)).astype(np.int32)
+        if rng.random() < 0.2:
+            rng.shuffle(post)  # unsorted: the isin path
+        assert np.array_equal(_member(rows, post), np.isin(rows, post))
