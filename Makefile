@@ -36,9 +36,17 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q tests/test_embedding.py
 
 # The query path side by side (ONNX vs torch, through HTTP: issue 12's targets), then the sizes benchmark.
+# The statutes archive is the scale corpus (issue 13): real laws instead of the synthetic sizes, when it is there.
+LAWS    ?= ../shared/corpora/egov-laws-html.tar.xz
+
 bench: $(STAMP)
 	$(BIN)/python -m eval.bench_query_path
-	$(BIN)/python -m eval.bench
+	if [ -f "$(LAWS)" ]; then \
+		$(BIN)/python -m eval.bench --sizes real --laws "$(LAWS)"; \
+	else \
+		echo "bench: no e-Gov archive at $(LAWS) (set LAWS=...): synthetic sizes instead"; \
+		$(BIN)/python -m eval.bench; \
+	fi
 
 clean:
 	rm -rf $(DATA) $(VENV)

@@ -88,7 +88,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def _write(out: dict[str, Any], path: Path) -> str:
     """Render the tables into ``out`` and write the JSON and the Markdown beside it; the tables, to print."""
-    out["table_markdown"] = text = tables(out)
+    text = tables(out)
+    if out.get("laws"):
+        from eval.bench_laws import markdown as laws_markdown
+
+        text += "\n\n## Statutes at scale (the e-Gov archive)\n\n" + laws_markdown(out["laws"])
+    out["table_markdown"] = text
     path.write_text(json.dumps(out, ensure_ascii=False, indent=1, default=str), "utf-8")
     path.with_suffix(".md").write_text(text + "\n", "utf-8")
     return text
