@@ -50,10 +50,9 @@ HOG = ("import numpy as np\n"
 
 
 def _env(backend: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REGKB_")}
+    # The child's settings come only from here, except where the converted models are kept (no re-export).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGKB_") or k == "REGKB_MODEL_CACHE"}
     env.update(PYTHONUNBUFFERED="1", REGKB_EMBEDDING_BACKEND=BACKENDS[backend])
-    if os.environ.get("REGKB_MODEL_CACHE"):
-        env["REGKB_MODEL_CACHE"] = os.environ["REGKB_MODEL_CACHE"]
     return env
 
 
