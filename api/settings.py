@@ -21,7 +21,8 @@ class Settings(BaseSettings):
     model_cache: Path | None = Field(None, description="converted and exported models; default ~/.cache/regkb/models")
     embedding_backend: Literal["auto", "onnx-int8", "onnx-fp32", "torch"] = Field(
         "auto", description="auto: int8 ONNX where the CPU has VNNI, else fp32 ONNX; torch: sentence-transformers")
-    embedding_threads: int | None = Field(None, ge=1, description="threads per embedding pass; default all CPUs")
+    embedding_threads: int | None = Field(None, ge=1, description="threads per embedding pass; default: half the "
+                                                                  "CPUs, at most 4, for queries; all CPUs for builds")
     host: str = "127.0.0.1"
     port: int = 8000
     max_query_chars: int = Field(MAX_QUERY_CHARS, ge=1, description="longest accepted query, in characters: the "
