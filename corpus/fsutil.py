@@ -59,20 +59,8 @@ def atomic_output(path: Path | str, prefix: str = TMP_PREFIX) -> Iterator[Path]:
 
 def atomic_write(path: Path | str, write: Callable[[BinaryIO], object]) -> None:
     """``write(f)`` fills a binary file that then replaces ``path`` atomically and durably (numpy's save, …)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        write(f)
 
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> None:
