@@ -155,7 +155,7 @@ class HealthOut(BaseModel):
     clauses: int = 0
     model: str | None = None
     embedding_backend: str | None = Field(None, description="what embeds queries in this process: onnx-int8, "
-                                                            "onnx-fp32 or torch (null for a keyword-only index)")
+                                                            "onnx-fp32, torch or torch-bf16 (null for a keyword-only index)")
     build_backend: str | None = Field(None, description="what embedded the passages when the index was built")
     answers_needing_review: int = Field(0, description="saved answers whose cited clause changed, was renumbered or "
                                                        "removed in a newer edition (the 「要確認の回答」 page)")

@@ -19,8 +19,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("var"), description="where the corpus store and the index live")
     embedding_model: str | None = Field(None, description="a local sentence-transformers folder; default e5-small")
     model_cache: Path | None = Field(None, description="converted and exported models; default ~/.cache/regkb/models")
-    embedding_backend: Literal["auto", "onnx-int8", "onnx-fp32", "torch"] = Field(
-        "auto", description="auto: int8 ONNX where the CPU has VNNI, else fp32 ONNX; torch: sentence-transformers")
+    embedding_backend: Literal["auto", "onnx-int8", "onnx-fp32", "torch", "torch-bf16"] = Field(
+        "auto", description="auto: queries in int8 ONNX where the CPU has VNNI, else fp32 ONNX; a build's passages "
+                            "in bfloat16 torch where the CPU has AVX512-BF16/AMX, else as queries; torch, "
+                            "torch-bf16: sentence-transformers in that precision for both")
     embedding_threads: int | None = Field(None, ge=1, description="threads per embedding pass; default: half the "
                                                                   "CPUs, at most 4, for queries; all CPUs for builds")
     host: str = "127.0.0.1"

@@ -357,12 +357,70 @@ def test_onnx_export_is_cached_beside_the_model(onnx_embedders: dict[str, Embedd
 
 def test_auto_backend_follows_vnni(onnx_embedders: dict[str, Embedder], cache_root: Path,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from index.embedding import onnx_backend
+    from index.embedding import cpu
 
-    monkeypatch.setattr(onnx_backend, "cpu_has_vnni", lambda: False)
+    monkeypatch.setattr(cpu, "cpu_has_vnni", lambda: False)
     assert load_embedder(EncoderConfig(cache_dir=cache_root)).backend == "onnx-fp32"
-    monkeypatch.setattr(onnx_backend, "cpu_has_vnni", lambda: True)
+    monkeypatch.setattr(cpu, "cpu_has_vnni", lambda: True)
     assert load_embedder(EncoderConfig(cache_dir=cache_root)).backend == "onnx-int8"
+
+
+def test_export_is_fused_and_measures_bf16(onnx_embedders: dict[str, Embedder], cache_root: Path,
+                                           model_dir: Path) -> None:
+    from index.embedding.cpu import cpu_has_bf16
+    from index.embedding.onnx_export import EXPORT_FILE, onnx_dir
+
+    info = json.loads((onnx_dir(model_dir, cache_root) / EXPORT_FILE).read_text("utf-8"))
+    assert info["graph"] == "fused"  # e5 is BERT-shaped: attention runs in onnxruntime's fused kernel
+    if cpu_has_bf16():
+        assert info["fidelity"]["torch-bf16"]["passage_min_cosine"] >= 0.99
+
+
+def test_auto_passage_backend_is_bf16_where_the_cpu_has_it(onnx_embedders: dict[str, Embedder], cache_root: Path,
+                                                           model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from index.embedding import cpu, model
+    from index.embedding.onnx_export import EXPORT_FILE, onnx_dir
+
+    info = json.loads((onnx_dir(model_dir, cache_root) / EXPORT_FILE).read_text("utf-8"))
+    info["fidelity"]["torch-bf16"] = {"query_min_cosine": 0.9999, "passage_min_cosine": 0.9999}
+    monkeypatch.setattr(cpu, "cpu_has_vnni", lambda: True)
+    monkeypatch.setattr(cpu, "cpu_has_bf16", lambda: True)
+    assert model.choose_backend("auto", info, "passage") == "torch-bf16"
+    assert model.choose_backend("auto", info, "query") == "onnx-int8"  # the server never loads torch
+    monkeypatch.setattr(cpu, "cpu_has_bf16", lambda: False)
+    assert model.choose_backend("auto", info, "passage") == "onnx-int8"
+    monkeypatch.setattr(cpu, "cpu_has_bf16", lambda: True)
+    info["fidelity"]["torch-bf16"]["passage_min_cosine"] = 0.98  # too far from float32: not used
+    assert model.choose_backend("auto", info, "passage") == "onnx-int8"
+    assert model.choose_backend("torch", info, "passage") == "torch"
+
+
+def test_bf16_passages_match_float32(embedder: Embedder, cache_root: Path) -> None:
+    emb = load_embedder(EncoderConfig(cache_dir=cache_root, backend="torch-bf16"), side="passage")
+    assert emb.backend == "torch-bf16" and emb.cache_tag.endswith("#torch-bf16")
+    texts = corpus_sentences() + SENTENCES
+    cos = np.sum(emb.encode_passages(texts) * embedder.encode_passages(texts), axis=1)
+    assert cos.min() >= 0.999, float(cos.min())
+
+
+def test_token_budget_batches_worked_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
+    from index.embedding import base
+
+    monkeypatch.setattr(base, "PASSAGE_TOKENS", 300)
+    sizes = [10, 100, 50, 500, 90]
+    order = sorted(range(len(sizes)), key=sizes.__getitem__)  # 0 (10), 2 (50), 4 (90), 1 (100), 3 (500)
+    # 1×10, 2×50, 3×90 = 270 fit; 4×100 = 400 > 300 starts a new batch; 2×500 > 300: the long text goes alone
+    assert base._batches(order, sizes, None) == [[0, 2, 4], [1], [3]]
+    assert base._batches(order, sizes, 2) == [[0, 2], [4, 1], [3]]
+    monkeypatch.setattr(base, "MAX_PASSAGE_BATCH", 2)
+    assert base._batches(order, sizes, None) == [[0, 2], [4, 1], [3]]
+
+
+def test_token_budget_batches_do_not_change_vectors(onnx_embedders: dict[str, Embedder]) -> None:
+    emb = onnx_embedders["onnx-fp32"]
+    texts = corpus_sentences() + SENTENCES
+    by_budget, one_by_one = emb.encode_passages(texts), emb.encode_passages(texts, batch_size=1)
+    assert np.min(np.sum(by_budget * one_by_one, axis=1)) >= 0.99999
 
 
 def test_onnx_session_threads_and_passive_wait() -> None:

@@ -5,7 +5,8 @@ other local sentence-transformers folder (e.g. a ruri-v3 copy) can be named inst
 and nothing here reads the environment: the caller passes an EncoderConfig built from the settings.
 
 Backends: "onnx-int8" (default where the CPU has VNNI), "onnx-fp32" (the fallback elsewhere), "torch" (the
-reference; foreign folders that cannot be exported). The ONNX export is made once, at the first build.
+reference; foreign folders that cannot be exported), "torch-bf16" (a build's passages where the CPU has native
+bfloat16 products). The ONNX export is made once, at the first build.
 """
 
 from __future__ import annotations
@@ -66,14 +67,21 @@ def resolve_model_spec(spec: str | None = None, cache_dir: Path | None = None) -
 
 
 def choose_backend(requested: str, info: dict | None, side: str) -> str:
-    """The ONNX file to run for ``side`` ("query" or "passage"): int8 where the CPU has VNNI and int8 kept cosine
-    >= MIN_COSINE on that side at export time, else fp32. An explicit request is honoured as it is."""
-    from .onnx_backend import cpu_has_vnni
+    """The backend for ``side`` ("query" or "passage"). Passages (builds): bfloat16 torch where the CPU has native
+    bf16 products and bf16 kept cosine >= MIN_COSINE at export time. Otherwise the ONNX file: int8 where the CPU has
+    VNNI and int8 kept cosine >= MIN_COSINE on that side, else fp32. An explicit request is honoured as it is."""
+    from . import cpu
 
     if requested != "auto":
         return requested
-    fidelity = ((info or {}).get("fidelity") or {}).get("onnx-int8") or {}
-    if cpu_has_vnni() and fidelity.get(f"{side}_min_cosine", 0.0) >= MIN_COSINE:
+    fidelity = (info or {}).get("fidelity") or {}
+
+    def faithful(backend: str) -> bool:
+        return (fidelity.get(backend) or {}).get(f"{side}_min_cosine", 0.0) >= MIN_COSINE
+
+    if side == "passage" and cpu.cpu_has_bf16() and faithful("torch-bf16"):
+        return "torch-bf16"
+    if cpu.cpu_has_vnni() and faithful("onnx-int8"):
         return "onnx-int8"
     return "onnx-fp32"
 
@@ -103,7 +111,7 @@ def load_embedder(config: EncoderConfig | None = None, side: str = "query") -> E
     with _EMBEDDERS_LOCK:
         name, path = resolve_model_spec(config.model, config.cache_dir)
         backend, folder, info = config.backend, None, None
-        if backend != "torch":
+        if not backend.startswith("torch"):
             try:
                 from .onnx_export import ensure_onnx_export
 
@@ -122,15 +130,15 @@ def load_embedder(config: EncoderConfig | None = None, side: str = "query") -> E
                                               "pip install onnxruntime tokenizers") from exc
                 backend = "torch"
         threads = config.threads
-        if threads is None and backend != "torch" and side == "query":
+        if threads is None and not backend.startswith("torch") and side == "query":
             threads = query_threads()
         key = (path, backend, threads)
         embedder = _EMBEDDERS.get(key)
         if embedder is None:
-            if backend == "torch":
+            if backend.startswith("torch"):
                 from .torch_backend import TorchEmbedder
 
-                embedder = TorchEmbedder(path, name=name, threads=config.threads)
+                embedder = TorchEmbedder(path, name=name, threads=config.threads, backend=backend)
             else:
                 from .onnx_backend import OnnxEmbedder
 

@@ -21,21 +21,6 @@ from .base import Embedder, cpu_threads
 
 log = logging.getLogger(__name__)
 
-_VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
-
-
-def cpu_has_vnni() -> bool:
-    """Whether int8 dot products are fast here (x86 VNNI/AMX). Elsewhere int8 ONNX can be slower than fp32."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return any(flag in flags for flag in _VNNI_FLAGS)
-    except OSError:
-        pass
-    return False
-
 
 def session_options(threads: int | None) -> Any:
     import onnxruntime as ort
@@ -102,6 +87,9 @@ class OnnxEmbedder(Embedder):
     @property
     def lean_tokenizer(self) -> Any:
         return self._lean
+
+    def _token_counts(self, texts: list[str]) -> list[int]:
+        return [sum(e.attention_mask) for e in self.tokenizer.encode_batch(texts)]  # padding is not counted
 
     def _forward(self, texts: list[str], passages: bool = False) -> np.ndarray:
         if passages:
