@@ -74,6 +74,15 @@ def _manifest(data_dir: Path) -> dict[str, Any] | None:
         return None
 
 
+def _auto_passage_backend() -> str:
+    """What a default build embeds passages with on this machine (reads the export record; loads no model)."""
+    from index.embedding.model import choose_backend, resolve_model_spec
+    from index.embedding.onnx_export import ensure_onnx_export
+
+    _, info = ensure_onnx_export(resolve_model_spec(None)[1])
+    return choose_backend("auto", info, "passage")
+
+
 def ensure_build(data_dir: Path, backend: str) -> dict[str, Any]:
     """The bundled corpus ingested and built with ``backend``; reused when it is already there and current."""
     from corpus.store import Store
@@ -82,10 +91,9 @@ def ensure_build(data_dir: Path, backend: str) -> dict[str, Any]:
         say(f"  ingest {data_dir}")
         _regkb(data_dir, backend, "ingest", "--no-build")
     m = _manifest(data_dir)
-    want = "torch" if backend == "torch" else None
+    want = "torch" if backend == "torch" else _auto_passage_backend()
     if m is None or m.get("corpus_hash") != Store(data_dir).state_hash() or (
-            want is not None and (m.get("model") or {}).get("backend") != want) or (
-            want is None and (m.get("model") or {}).get("backend") == "torch"):
+            (m.get("model") or {}).get("backend") != want):
         say(f"  build {data_dir} ({backend}; minutes on 2 cores)")
         t0 = time.perf_counter()
         _regkb(data_dir, backend, "build")

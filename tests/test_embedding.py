@@ -376,6 +376,18 @@ def test_export_is_fused_and_measures_bf16(onnx_embedders: dict[str, Embedder], 
         assert info["fidelity"]["torch-bf16"]["passage_min_cosine"] >= 0.99
 
 
+def test_earlier_export_formats_are_removed(tmp_path: Path) -> None:
+    from index.embedding.onnx_export import _remove_older_formats
+
+    dest = tmp_path / "model-abcd1234.onnx-v3"
+    for name in ("model-abcd1234.onnx-v1", "model-abcd1234.onnx-v2", "model-abcd1234.onnx-v3",
+                 "other-ffff0000.onnx-v1", "model-abcd1234.onnx-v2.tmp-x"):
+        (tmp_path / name).mkdir()
+    _remove_older_formats(dest)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model-abcd1234.onnx-v2.tmp-x", "model-abcd1234.onnx-v3",
+                                                          "other-ffff0000.onnx-v1"]
+
+
 def test_auto_passage_backend_is_bf16_where_the_cpu_has_it(onnx_embedders: dict[str, Embedder], cache_root: Path,
                                                            model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from index.embedding import cpu, model

@@ -99,7 +99,17 @@ def ensure_onnx_export(model_path: Path, cache_dir: Path | None = None) -> tuple
             remove_stale_tmp(dest)
             log.info("exporting %s to ONNX once into %s", model_path, dest)
             info = export_onnx(model_path, dest)
+            _remove_older_formats(dest)
     return dest, info
+
+
+def _remove_older_formats(dest: Path) -> None:
+    """Exports of earlier formats beside ``dest`` are never read again (~0.6 GB each): delete them."""
+    stem = dest.name.rsplit("-v", 1)[0]
+    for old in dest.parent.glob(f"{stem}-v*"):
+        if old != dest and old.is_dir() and old.name.rsplit("-v", 1)[1].isdigit():
+            log.info("removing %s (an earlier export format)", old)
+            shutil.rmtree(old, ignore_errors=True)
 
 
 class _Pooled:
