@@ -7,6 +7,7 @@ trained on exactly the features it is served with.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,12 +15,11 @@ import numpy as np
 
 from corpus.model import Clause
 from corpus.textnorm import fold
-from index.fusion import rrf_fusion
 from index.answer_line import lead_sentence
 from index.keyword import KeywordBackend
 from index.predicate import predicate
 from index.rerank import (FEATURES, asks_actor, asks_law, asks_list, asks_where, clause_cues, names_actor,
-                          names_destination, query_cues, rr, safe_rel, softmax)
+                          names_destination, query_cues, softmax)
 
 RRF_K = 60.0
 RRF_WEIGHTS = {"bm25": 1.5, "dense": 1.0}
@@ -60,91 +60,183 @@ class Candidates:
 
 
 class RowFacts:
-    """Per-row facts the features need, computed on first use and kept (a build never changes)."""
+    """Per-row facts the features need, computed on first use and kept (a build never changes).
+
+    Kept as arrays over all rows (filled in as queries reach them), so a query's candidates read theirs with one
+    numpy index instead of one Python call each. The folded text itself is not kept, so the cache stays a few bytes
+    per row however many rows queries touch: the row's cues as bits, its predicate as an id, and the digit runs of
+    its text (all a query's numbers can match, see ``number_runs``)."""
+
+    # bits of ``_cue_bits``: known, then the cues as ``cues`` returns them
+    _KNOWN, _AMOUNT, _DATE, _ACTOR, _DESTINATION = 1, 2, 4, 8, 16
+    _UNKNOWN, _NO_PREDICATE = -2, -1  # in ``_predicate_ids``
 
     def __init__(self, rows: Sequence[Clause], row_kind: np.ndarray) -> None:
         self.rows = rows
         self.row_kind = row_kind
         parents = {(c.doc_id, c.edition, c.parent) for c in rows if c.parent}
         self.is_parent = np.array([(c.doc_id, c.edition, c.section) in parents for c in rows], dtype=bool)
-        # (states an amount, a date, an authority, a procedure's destination) per row; the folded text itself is not kept, so the cache stays
-        # a few booleans per row however many rows queries touch
-        self._cues: dict[int, tuple[bool, bool, bool, bool]] = {}
-        self._predicates: dict[int, str | None] = {}
+        self.is_law = np.asarray(row_kind == "law", dtype=bool)
+        self._cue_bits = np.zeros(len(rows), dtype=np.uint8)
+        self._runs: dict[int, str] = {}
+        self._predicate_ids = np.full(len(rows), self._UNKNOWN, dtype=np.int32)
+        self._predicate_names: list[str] = []
+        self._predicate_code: dict[str, int] = {}
 
     def text(self, row: int) -> str:
         c = self.rows[row]
         return fold(f"{c.heading}\n{c.text}")
 
-    def cues(self, row: int) -> tuple[bool, bool, bool, bool]:
-        got = self._cues.get(row)
-        if got is None:
-            text = self.text(row)
-            got = self._cues[row] = (*clause_cues(text), names_actor(text), names_destination(text))
-        return got
+    def _learn(self, row: int) -> None:
+        """Fold the row's text once and keep what the features need of it."""
+        text = self.text(row)
+        amount, date = clause_cues(text)
+        bits = (self._KNOWN | self._AMOUNT * amount | self._DATE * date | self._ACTOR * names_actor(text)
+                | self._DESTINATION * names_destination(text))
+        self._runs[row] = " ".join(dict.fromkeys(m for m in _RUNS.findall(text) if _DIGIT.search(m)))
+        self._cue_bits[row] = bits
 
+    def cue_bits(self, rows: np.ndarray) -> np.ndarray:
+        """The cue bits of ``rows``, learning the rows not seen before."""
+        bits = self._cue_bits[rows]
+        if not bits.all():  # the known bit is set on every row learnt
+            for row in dict.fromkeys(rows[bits == 0].tolist()):
+                self._learn(row)
+            bits = self._cue_bits[rows]
+        return bits
+
+    def cues(self, row: int) -> tuple[bool, bool, bool, bool]:
+        """(states an amount, a date, an authority, a procedure's destination)."""
+        bits = int(self.cue_bits(np.array([row]))[0])
+        return (bool(bits & self._AMOUNT), bool(bits & self._DATE), bool(bits & self._ACTOR),
+                bool(bits & self._DESTINATION))
+
+    def number_runs(self, row: int) -> str:
+        """The row's maximal runs of digits, "." and "," (those with a digit), space-separated: a number as
+        ``query_cues`` finds it (digits, "." and "," only) occurs in the row's folded text exactly when it occurs in
+        one of them, and so in this string (the space is in no number)."""
+        if row not in self._runs:
+            self._learn(row)
+        return self._runs[row]
 
     def predicate(self, row: int) -> str | None:
-        if row not in self._predicates:
-            self._predicates[row] = predicate(lead_sentence(self.rows[row]))
-        return self._predicates[row]
+        code = int(self._predicate_codes(np.array([row]))[0])
+        return None if code == self._NO_PREDICATE else self._predicate_names[code]
+
+    def _predicate_codes(self, rows: np.ndarray) -> np.ndarray:
+        """The predicate ids of ``rows`` (``_NO_PREDICATE`` for none), tagging the rows not seen before."""
+        codes = self._predicate_ids[rows]
+        unknown = codes == self._UNKNOWN
+        if unknown.any():
+            for row in dict.fromkeys(rows[unknown].tolist()):
+                found = predicate(lead_sentence(self.rows[row]))
+                self._predicate_ids[row] = self._NO_PREDICATE if found is None else self._code(found)
+            codes = self._predicate_ids[rows]
+        return codes
+
+    def _code(self, name: str) -> int:
+        code = self._predicate_code.get(name)
+        if code is None:
+            code = self._predicate_code[name] = len(self._predicate_names)
+            self._predicate_names.append(name)
+        return code
+
+    def predicate_matches(self, rows: np.ndarray, asked: str | None) -> np.ndarray:
+        """Whether each row's lead sentence ends on the predicate ``asked`` (all False, and nothing tagged, for None)."""
+        if asked is None:
+            return np.zeros(len(rows), dtype=bool)
+        codes = self._predicate_codes(rows)
+        code = self._predicate_code.get(asked)
+        return codes == code if code is not None else np.zeros(len(rows), dtype=bool)
+
+
+_RUNS = re.compile(r"[\d.,]+")
+_DIGIT = re.compile(r"\d")
+_COL = {f: i for i, f in enumerate(FEATURES)}
+_TAG = object()  # ``candidates(asked=...)`` not given: tag the query for its predicate
+
+
+def _spread(pos: dict[int, int], lst: list[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(positions in the pool, 1-based ranks, scores) of a retriever's list, its last entry for a repeated row
+    (as a dict of it keeps)."""
+    last = {row: (rank, score) for rank, (row, score) in enumerate(lst, start=1)}
+    idx = np.fromiter((pos[row] for row in last), dtype=np.intp, count=len(last))
+    ranks = np.fromiter((v[0] for v in last.values()), dtype=np.float64, count=len(last))
+    scores = np.fromiter((v[1] for v in last.values()), dtype=np.float64, count=len(last))
+    return idx, ranks, scores
 
 
 def candidates(query: str, r: Retrieved, facts: RowFacts, keyword: KeywordBackend,
-               heading: KeywordBackend, lead: KeywordBackend, named_laws: frozenset[str] = frozenset()) -> Candidates:
-    """``named_laws``: ids of the statutes the query names (by title or short name)."""
-    rrf = rrf_fusion({"bm25": [row for row, _ in r.bm25], "dense": [row for row, _ in r.dense]},
-                     k=RRF_K, weights=RRF_WEIGHTS)
+               heading: KeywordBackend, lead: KeywordBackend, named_laws: frozenset[str] = frozenset(), *,
+               asked: str | None | object = _TAG) -> Candidates:
+    """``named_laws``: ids of the statutes the query names (by title or short name). ``asked``: the query's
+    predicate when the caller has it already (predicate_of the words of Tokenizer.analyse(query)), else the query
+    is tagged for it here.
+
+    Computed per feature over the whole candidate set (numpy), the same values as one candidate at a time
+    (tests/test_features_vectorised.py keeps that loop and compares)."""
     pool = list(dict.fromkeys([row for lst in (r.bm25, r.dense, r.heading, r.reading) for row, _ in lst]))
     pool_arr = np.asarray(pool, dtype=np.int64)
-    ranks = {name: {row: i for i, (row, _) in enumerate(lst, start=1)}
-             for name, lst in (("bm25", r.bm25), ("heading", r.heading), ("reading", r.reading), ("dense", r.dense))}
-    scores = {name: dict(lst) for name, lst in (("bm25", r.bm25), ("heading", r.heading), ("reading", r.reading),
-                                                ("dense", r.dense))}
+    pos = {row: i for i, row in enumerate(pool)}
+    n = len(pool)
+    x = np.zeros((n, len(FEATURES)))
     tops = {name: (lst[0][1] if lst else 0.0) for name, lst in (("bm25", r.bm25), ("heading", r.heading),
                                                                 ("reading", r.reading), ("dense", r.dense))}
-    dense_floor = min((s for _, s in r.dense), default=0.0)
+    # weighted RRF over BM25 and dense (index.fusion.rrf_fusion: w / (k + rank), BM25's term first)
+    rrf = np.zeros(n)
+    for name, lst in (("bm25", r.bm25), ("dense", r.dense)):
+        idx, ranks, _ = _spread(pos, lst)
+        rrf[idx] = rrf[idx] + RRF_WEIGHTS[name] / (RRF_K + ranks)
+    x[:, _COL["rrf"]] = rrf * RRF_K
+    for name, lst in (("bm25", r.bm25), ("heading", r.heading), ("reading", r.reading)):
+        idx, ranks, scores = _spread(pos, lst)
+        top = tops[name]
+        if not top <= 0:  # safe_rel: 0 for a row not retrieved, a NaN score or a top that is not positive
+            x[idx, _COL[f"{name}_rel"]] = np.where(np.isnan(scores), 0.0, scores / top)
+        x[idx, _COL[f"{name}_rr"]] = 1.0 / ranks
+    idx, ranks, scores = _spread(pos, r.dense)
+    if r.dense:
+        dense = np.full(n, min(s for _, s in r.dense))  # the pool's floor for a row dense did not retrieve
+        dense[idx] = scores
+        x[:, _COL["dense_gap"]] = dense - tops["dense"]
+    x[idx, _COL["dense_rr"]] = 1.0 / ranks
     coverage, text_cov = keyword.coverage(r.tokens, pool_arr)
     _, head_cov = heading.coverage(r.tokens, pool_arr)
     _, lead_cov = lead.coverage(r.tokens, pool_arr)
+    x[:, _COL["text_cov"]] = text_cov
+    x[:, _COL["heading_cov"]] = head_cov
+    x[:, _COL["lead_cov"]] = lead_cov
     folded = fold(query)
     ask_amount, ask_date, numbers = query_cues(folded)
-    ask_list = asks_list(folded)
-    ask_law = asks_law(folded)
-    ask_actor = asks_actor(folded)
-    ask_where = asks_where(folded)
-    asked = predicate(folded)
-    col = {f: i for i, f in enumerate(FEATURES)}
-    x = np.zeros((len(pool), len(FEATURES)))
-    for i, row in enumerate(pool):
-        amount, date, actor, destination = facts.cues(row)
-        kind = facts.rows[row].kind
-        x[i, col["rrf"]] = rrf.get(row, 0.0) * RRF_K
-        for name in ("bm25", "heading", "reading"):
-            x[i, col[f"{name}_rel"]] = safe_rel(scores[name].get(row), tops[name])
-            x[i, col[f"{name}_rr"]] = rr(ranks[name].get(row))
-        x[i, col["dense_gap"]] = scores["dense"].get(row, dense_floor) - tops["dense"] if r.dense else 0.0
-        x[i, col["dense_rr"]] = rr(ranks["dense"].get(row))
-        x[i, col["text_cov"]] = text_cov[i]
-        x[i, col["heading_cov"]] = head_cov[i]
-        x[i, col["lead_cov"]] = lead_cov[i]
-        x[i, col["kind_item"]] = kind == "item"
-        x[i, col["kind_clause"]] = kind == "clause"
-        x[i, col["kind_page"]] = kind == "page"
-        x[i, col["kind_law"]] = facts.row_kind[row] == "law"
-        x[i, col["is_parent"]] = facts.is_parent[row]
-        x[i, col["cue_amount"]] = ask_amount and amount
-        x[i, col["cue_date"]] = ask_date and date
-        x[i, col["cue_list"]] = ask_list and facts.is_parent[row]
-        is_law = facts.row_kind[row] == "law"
-        x[i, col["law_named"]] = is_law and facts.rows[row].doc_id in named_laws
-        x[i, col["law_cue"]] = is_law and ask_law
-        x[i, col["cue_actor"]] = ask_actor and actor
-        x[i, col["cue_where"]] = ask_where and destination
-        x[i, col["predicate_match"]] = asked is not None and facts.predicate(row) == asked
-        if numbers:
-            text = facts.text(row)
-            x[i, col["number_match"]] = sum(n in text for n in numbers) / len(numbers)
+    if asked is _TAG:
+        asked = predicate(folded)
+    kind = np.array([facts.rows[row].kind for row in pool], dtype=object)
+    x[:, _COL["kind_item"]] = kind == "item"
+    x[:, _COL["kind_clause"]] = kind == "clause"
+    x[:, _COL["kind_page"]] = kind == "page"
+    is_law = facts.is_law[pool_arr]
+    is_parent = facts.is_parent[pool_arr]
+    x[:, _COL["kind_law"]] = is_law
+    x[:, _COL["is_parent"]] = is_parent
+    bits = facts.cue_bits(pool_arr)
+    if ask_amount:
+        x[:, _COL["cue_amount"]] = (bits & RowFacts._AMOUNT) != 0
+    if ask_date:
+        x[:, _COL["cue_date"]] = (bits & RowFacts._DATE) != 0
+    if asks_list(folded):
+        x[:, _COL["cue_list"]] = is_parent
+    if named_laws:
+        x[:, _COL["law_named"]] = is_law & np.array([facts.rows[row].doc_id in named_laws for row in pool], dtype=bool)
+    if asks_law(folded):
+        x[:, _COL["law_cue"]] = is_law
+    if asks_actor(folded):
+        x[:, _COL["cue_actor"]] = (bits & RowFacts._ACTOR) != 0
+    if asks_where(folded):
+        x[:, _COL["cue_where"]] = (bits & RowFacts._DESTINATION) != 0
+    x[:, _COL["predicate_match"]] = facts.predicate_matches(pool_arr, asked)  # type: ignore[arg-type]
+    if numbers:
+        runs = [facts.number_runs(row) for row in pool]
+        x[:, _COL["number_match"]] = [sum(nb in text for nb in numbers) / len(numbers) for text in runs]
     reading_top = (r.reading[0][1] / max(len(r.reading_tokens), 1)) if r.reading else 0.0
     unknown = sum(1 for t in set(r.tokens) if len(t) >= 2 and not len(keyword.postings(t)))
     qf = np.array([0.0, 0.0, 0.0, tops["dense"], coverage, 0.0, 0.0, reading_top, float(np.log1p(len(set(r.tokens)))),

@@ -7,7 +7,9 @@ one that only mentions the same nouns does not (「…の申請に係る…支�
 
 from __future__ import annotations
 
-from index.tokenizer import Tokenizer
+from collections.abc import Iterable
+
+from index.tokenizer import Morpheme, Tokenizer
 
 # formal nouns and light verbs that close a sentence without carrying its meaning
 _FORMAL = frozenset({"物", "事", "為る", "成る", "居る", "有る", "出来る", "良い", "無い", "様", "旨", "所", "積もり",
@@ -18,13 +20,18 @@ _TOKENIZER = Tokenizer()
 
 def predicate(sentence: str) -> str | None:
     """The lemma of the sentence's last content word (noun, verb or adjective, not a formal one), or None."""
+    return predicate_of(_TOKENIZER.morphemes(sentence))
+
+
+def predicate_of(words: Iterable[Morpheme]) -> str | None:
+    """``predicate`` of a sentence already tagged (Tokenizer.morphemes / Tokenizer.analyse(...).words): the query's
+    predicate comes from the pass that tokenized it, not from a second one."""
     last: str | None = None
-    for word in _TOKENIZER.tagger(sentence):
-        feat = word.feature
-        if feat.pos1 not in _CONTENT_POS or feat.pos2 in ("数詞", "固有名詞"):
+    for surface, pos1, pos2, lemma in words:
+        if pos1 not in _CONTENT_POS or pos2 in ("数詞", "固有名詞"):
             continue
-        lemma = (feat.lemma or word.surface).split("-")[0]
-        if lemma in _FORMAL or (feat.pos1 != "名詞" and feat.pos2 == "非自立可能"):
+        lemma = (lemma or surface).split("-")[0]
+        if lemma in _FORMAL or (pos1 != "名詞" and pos2 == "非自立可能"):
             continue
         last = lemma
     return last

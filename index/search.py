@@ -42,6 +42,7 @@ from index.reading import ReadingTokenizer
 from index.rerank import RankerModel
 from index.vocabulary import Vocabulary, default_vocabulary
 from index.layout import current_build
+from index.predicate import predicate_of
 from index.snippets import fold_terms, highlight_spans, snippet_from_spans
 from index.tokenizer import Tokenizer, TokenizerConfig
 
@@ -268,8 +269,12 @@ class Searcher:
     def _tokenize_query(self, query: str) -> tuple[list[str], list[str]]:
         """(BM25 tokens, surface terms to highlight) of a query, on the tokenizer's thread."""
         tokenizer = self.tokenizer
-        return _worker("tokenize").submit(lambda: (tokenizer.tokenize(query),
-                                                   tokenizer.terms_for_highlight(query))).result()
+
+        def analyse() -> tuple[list[str], list[str]]:
+            a = tokenizer.analyse(query)  # one MeCab pass for both
+            return a.tokens, a.terms
+
+        return _worker("tokenize").submit(analyse).result()
 
     # -- filtering -----------------------------------------------------------------------------------------------
 
@@ -378,11 +383,13 @@ class Searcher:
         extra = " ".join(expansions)
         tokenizer, reader = self.tokenizer, self.reader
 
-        def analyse() -> tuple[list[str], list[str], list[str]]:
-            tokens = tokenizer.tokenize(query) + (tokenizer.tokenize(extra) if extra else [])
-            return tokens, tokenizer.terms_for_highlight(query), reader.tokenize(query)
+        def analyse() -> tuple[list[str], list[str], list[str], str | None]:
+            # One MeCab pass over the query gives its tokens, its highlight terms and its predicate (a feature).
+            a = tokenizer.analyse(query)
+            tokens = a.tokens + (tokenizer.tokenize(extra) if extra else [])
+            return tokens, a.terms, reader.tokenize(query), predicate_of(a.words)
 
-        tokens, terms, reading_tokens = _worker("tokenize").submit(analyse).result()
+        tokens, terms, reading_tokens, asked = _worker("tokenize").submit(analyse).result()
         bm25 = self.keyword.rank(tokens, allowed, CANDIDATES)
         heading = self.heading.rank(tokens, allowed, CANDIDATES // 2)
         reading = self.reading.rank(reading_tokens, allowed, CANDIDATES // 2)
@@ -392,8 +399,8 @@ class Searcher:
         facts, keyword, heading_kb, lead = self._facts, self.keyword, self.heading, self.lead
         # On the tokenizer's thread: the predicate feature runs MeCab (one tagger per thread), and RowFacts' caches
         # are then filled by one thread only.
-        cands = _worker("tokenize").submit(lambda: candidates(query, r, facts, keyword, heading_kb, lead,
-                                                              named)).result()
+        cands = _worker("tokenize").submit(lambda: candidates(query, r, facts, keyword, heading_kb, lead, named,
+                                                              asked=asked)).result()
         return r, cands, terms
 
     def _search_learned(self, query: str, k: int, filters: SearchFilters, allowed: np.ndarray,

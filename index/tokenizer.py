@@ -41,6 +41,19 @@ class TokenizerConfig:
                 "bigrams": self.bigrams}
 
 
+# One word as MeCab tags it: (surface, pos1, pos2, lemma); the lemma is None where unidic has none.
+Morpheme = tuple[str, str, str, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """One MeCab pass over a folded text: its BM25 tokens, its highlight terms and its words."""
+
+    tokens: list[str]
+    terms: list[str]
+    words: list[Morpheme]
+
+
 # One MeCab tagger per thread for the whole process, shared by every Tokenizer: a tagger holds the unidic
 # dictionary, and one per Tokenizer instance grew a process that builds repeatedly (tests, the server's rebuilds)
 # by hundreds of MB a build.
@@ -70,38 +83,59 @@ class Tokenizer:
     def __call__(self, text: str) -> list[str]:
         return self.tokenize(text)
 
+    def morphemes(self, text: str) -> list[Morpheme]:
+        """MeCab's words of ``text`` as it is (not folded), each (surface, pos1, pos2, lemma): plain values, copied out
+        of the tagger's nodes, so they stay valid after the thread's tagger parses again."""
+        out = []
+        for word in self.tagger(text):
+            feat = word.feature
+            out.append((word.surface, feat.pos1, feat.pos2, feat.lemma))
+        return out
+
+    def analyse(self, text: str) -> Analysis:
+        """``tokenize``, ``terms_for_highlight`` and the words they came from, from one MeCab pass over fold(text)
+        (the query's predicate feature is derived from the same words: index.predicate.predicate_of)."""
+        t = fold(text)
+        words = self.morphemes(t)
+        return Analysis(self._tokens(t, words), self._terms(words), words)
+
     def tokenize(self, text: str) -> list[str]:
         t = fold(text)
+        return self._tokens(t, self.morphemes(t))
+
+    def terms_for_highlight(self, text: str) -> list[str]:
+        """Surface forms of the content words of ``text`` (for marking matches in snippets)."""
+        return self._terms(self.morphemes(fold(text)))
+
+    def _tokens(self, t: str, words: list[Morpheme]) -> list[str]:
+        """BM25 tokens of the folded text ``t`` whose words are ``words``."""
         tokens: list[str] = []
         prev: str | None = None
-        for word in self.tagger(t):
-            feat = word.feature
-            pos = feat.pos1
-            if pos not in KEEP_POS or feat.pos2 == "非自立可能":
+        lemmas, drop_stop, bigrams = self.config.lemmas, self.config.drop_stop, self.config.bigrams
+        for surface, pos, pos2, lemma in words:
+            if pos not in KEEP_POS or pos2 == "非自立可能":
                 prev = None
                 continue
-            token = word.surface
-            if self.config.lemmas and feat.lemma:
+            token = surface
+            if lemmas and lemma:
                 # unidic lemmas carry a reading or origin suffix: "円-助数詞", "システム-system".
-                token = feat.lemma.split("-")[0] or word.surface
+                token = lemma.split("-")[0] or surface
                 token = fold(token)
-            if self.config.drop_stop and (token in STOP_LEMMAS or word.surface in STOP_LEMMAS):
+            if drop_stop and (token in STOP_LEMMAS or surface in STOP_LEMMAS):
                 prev = None
                 continue
             tokens.append(token)
-            if self.config.bigrams and prev is not None:
+            if bigrams and prev is not None:
                 tokens.append(f"{prev}_{token}")
             prev = token
         if self.config.number_phrases:
             tokens.extend(m.group() for m in _NUMBER_PHRASES.finditer(t))
         return tokens
 
-    def terms_for_highlight(self, text: str) -> list[str]:
-        """Surface forms of the content words of ``text`` (for marking matches in snippets)."""
-        t = fold(text)
+    def _terms(self, words: list[Morpheme]) -> list[str]:
         out = []
-        for word in self.tagger(t):
-            if word.feature.pos1 in KEEP_POS and word.feature.pos2 != "非自立可能" and len(word.surface) >= 1:
-                if not (self.config.drop_stop and word.surface in STOP_LEMMAS):
-                    out.append(word.surface)
+        for surface, pos, pos2, _ in words:
+            if pos in KEEP_POS and pos2 != "非自立可能" and len(surface) >= 1:
+                if not (self.config.drop_stop and surface in STOP_LEMMAS):
+                    out.append(surface)
         return out

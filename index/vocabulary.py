@@ -9,7 +9,7 @@ variant 「補助」 inside it.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus.textnorm import fold
@@ -23,6 +23,15 @@ BUNDLED = Path(__file__).parent / "data" / "vocabulary.tsv"
 class Vocabulary:
     # folded surface -> official term; an official term maps to itself (so it blocks its own variants)
     terms: dict[str, str]
+    # computed once (here, not on every query): the surfaces longest first, and for each first character the
+    # surfaces that start with it, as (place in that order, surface); "" under the empty surface, if any
+    _by_first: dict[str, list[tuple[int, str]]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_first: dict[str, list[tuple[int, str]]] = {}
+        for i, surface in enumerate(sorted(self.terms, key=len, reverse=True)):
+            by_first.setdefault(surface[:1], []).append((i, surface))
+        object.__setattr__(self, "_by_first", by_first)
 
     @classmethod
     def load(cls, *paths: Path) -> Vocabulary:
@@ -46,7 +55,10 @@ class Vocabulary:
         q = fold(query)
         taken = [False] * len(q)
         found: list[tuple[int, str]] = []
-        for surface in sorted(self.terms, key=len, reverse=True):
+        # only the surfaces that start with a character of the query can occur in it; taken in the longest-first order
+        candidates = [hit for ch in {*q, ""} for hit in self._by_first.get(ch, ())]
+        candidates.sort()
+        for _, surface in candidates:
             start = q.find(surface)
             while start >= 0:
                 end = start + len(surface)
