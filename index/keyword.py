@@ -44,11 +44,15 @@ class SavedScores:
         self.int_dtype = np.dtype(params.get("int_dtype", "int32"))
         self.vocab_dict: dict[str, int] = _loads((directory / "vocab.index.json").read_bytes())
         mode = "r" if mmap else None
+
+        def load(name: str) -> np.ndarray:
+            # A plain ndarray view of the mapping: slices of an np.memmap are memmaps too, each paying the
+            # subclass's bookkeeping (~10 µs), and a query slices a posting list per token per field.
+            return np.load(directory / name, mmap_mode=mode, allow_pickle=False).view(np.ndarray)
+
         self.scores: dict[str, Any] = {
-            "data": np.load(directory / "data.csc.index.npy", mmap_mode=mode, allow_pickle=False),
-            "indices": np.load(directory / "indices.csc.index.npy", mmap_mode=mode, allow_pickle=False),
-            "indptr": np.load(directory / "indptr.csc.index.npy", mmap_mode=mode, allow_pickle=False),
-            "num_docs": params["num_docs"]}
+            "data": load("data.csc.index.npy"), "indices": load("indices.csc.index.npy"),
+            "indptr": load("indptr.csc.index.npy"), "num_docs": params["num_docs"]}
 
     def get_scores_from_ids(self, query_tokens_ids: list[int]) -> np.ndarray:
         """bm25s.BM25.get_scores_from_ids, step for step (the same float32 sums in the same order)."""
@@ -64,10 +68,14 @@ class SavedScores:
         return scores
 
 
-def _member(rows: np.ndarray, post: np.ndarray) -> np.ndarray:
+def _is_sorted(post: np.ndarray) -> bool:
+    return len(post) < 2 or bool(np.all(post[1:] > post[:-1]))
+
+
+def _member(rows: np.ndarray, post: np.ndarray, sorted_post: bool | None = None) -> np.ndarray:
     """np.isin(rows, post): by binary search when the posting list is sorted (bm25s writes them sorted), ~5x faster
-    than isin's sort for the ~100 candidate rows of a query."""
-    if len(post) > 1 and not bool(np.all(post[1:] > post[:-1])):
+    than isin's sort for the ~100 candidate rows of a query. ``sorted_post``: known already (None: checked here)."""
+    if not (_is_sorted(post) if sorted_post is None else sorted_post):
         return np.isin(rows, post)
     at = np.searchsorted(post, rows)
     at[at == len(post)] = 0
@@ -80,6 +88,7 @@ class KeywordBackend(Backend):
     def __init__(self, retriever: Any) -> None:
         self.retriever = retriever  # SavedScores when loaded for search, bm25s.BM25 when just built
         self.vocab: dict[str, int] = retriever.vocab_dict
+        self._sorted: dict[str, bool] = {}  # token -> its posting list is sorted (checked once, not per query)
 
     @classmethod
     def build(cls, token_lists: list[list[str]]) -> KeywordBackend:
@@ -132,7 +141,10 @@ class KeywordBackend(Backend):
             total += idf
             if len(post):
                 found += idf
-                per_row += idf * _member(rows, post)
+                known = self._sorted.get(t)
+                if known is None:
+                    known = self._sorted[t] = _is_sorted(post)
+                per_row += idf * _member(rows, post, known)
         return found / total, per_row / total
 
     def scores(self, tokens: list[str]) -> np.ndarray:
