@@ -62,11 +62,15 @@ class Candidates:
 class RowFacts:
     """Per-row facts the features need, computed on first use and kept (a build never changes)."""
 
-    def __init__(self, rows: Sequence[Clause], row_kind: np.ndarray) -> None:
+    def __init__(self, rows: Sequence[Clause], row_kind: np.ndarray, is_parent: np.ndarray | None = None) -> None:
+        """``is_parent``: computed from ``rows`` when not given (the searcher gives it: reading every row's clause
+        at load is what index/clausefile.py avoids)."""
         self.rows = rows
         self.row_kind = row_kind
-        parents = {(c.doc_id, c.edition, c.parent) for c in rows if c.parent}
-        self.is_parent = np.array([(c.doc_id, c.edition, c.section) in parents for c in rows], dtype=bool)
+        if is_parent is None:
+            parents = {(c.doc_id, c.edition, c.parent) for c in rows if c.parent}
+            is_parent = np.array([(c.doc_id, c.edition, c.section) in parents for c in rows], dtype=bool)
+        self.is_parent = is_parent
         # (states an amount, a date, an authority, a procedure's destination) per row; the folded text itself is not kept, so the cache stays
         # a few booleans per row however many rows queries touch
         self._cues: dict[int, tuple[bool, bool, bool, bool]] = {}
