@@ -194,13 +194,16 @@ class LazyParsedDocument(ParsedDocument):
     a bounded cache; this object keeps no reference to them). A served build of the statute archive holds ~800k
     clauses; read all at load they took gigabytes."""
 
-    __slots__ = ("_load", "_count")
+    __slots__ = ("_load", "_count", "_find")
 
-    def __init__(self, document: Document, load: Callable[[], tuple[Clause, ...]], count: int, text: str = "") -> None:
+    def __init__(self, document: Document, load: Callable[[], tuple[Clause, ...]], count: int,
+                 find: Callable[[str], Clause | None] | None = None, text: str = "") -> None:
+        """``find``: ``clause(section)`` without reading the whole edition (the first clause of that section)."""
         object.__setattr__(self, "document", document)
         object.__setattr__(self, "text", text)
         object.__setattr__(self, "_load", load)
         object.__setattr__(self, "_count", count)
+        object.__setattr__(self, "_find", find)
 
     @property  # type: ignore[override]
     def clauses(self) -> tuple[Clause, ...]:
@@ -209,3 +212,6 @@ class LazyParsedDocument(ParsedDocument):
     @property
     def clause_count(self) -> int:
         return self._count
+
+    def clause(self, section: str) -> Clause | None:
+        return self._find(section) if self._find is not None else ParsedDocument.clause(self, section)

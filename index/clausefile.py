@@ -12,6 +12,8 @@ The files of a build (index/build.py writes them; clause ids number the lines of
     clauses.offsets.npy    int64, n+1: the byte where line i starts; the last is the file's size
     clauses.editions.npy   int64, editions+1: the id of each edition's first clause (documents.json order); the
                            last is n
+    clauses.keys.npy       uint64, n: a hash of each clause's key "doc@edition#section" (key_hash), so that a
+                           clause is found by its section without reading its edition
     rows.jsonl             per search row: its clause's "key", and its "clause" id and "parent" section
 
 A build made before the offsets existed loads too: one scan of clauses.jsonl finds the lines and reads the first
@@ -20,6 +22,7 @@ fields of each (doc, edition, section, parent; the text is not parsed), with a w
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -51,6 +54,7 @@ CLAUSES_FILE = "clauses.jsonl"
 ROWS_FILE = "rows.jsonl"
 OFFSETS_FILE = "clauses.offsets.npy"
 EDITIONS_FILE = "clauses.editions.npy"
+KEYS_FILE = "clauses.keys.npy"
 # Parsed clauses kept (whole editions, least recently used dropped first; the last one read is always kept). ~1 KiB
 # each in memory: ~50 MiB. A small corpus (the bundled documents: a few thousand) stays parsed whole.
 CACHE_CLAUSES = 50_000
@@ -61,6 +65,11 @@ _HINT = "the build is damaged or incomplete: rebuild it with `regkb build`"
 _STR = rb'"([^"\\]*(?:\\.[^"\\]*)*)"'
 _PREFIX = re.compile(rb'\{"doc_id": ' + _STR + rb', "edition": (-?\d+), "section": ' + _STR
                      + rb', "kind": "[^"\\]*", "parent": (?:null|' + _STR + rb'),')
+
+
+def key_hash(key: str) -> int:
+    """A clause key's 64-bit hash, the same in every process (clauses.keys.npy)."""
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little")
 
 
 def _text(raw: bytes | None) -> str | None:
@@ -83,11 +92,14 @@ class ClauseFile:
     """clauses.jsonl of one build, read with pread (thread-safe, and the open file outlives a swapped-out build)."""
 
     def __init__(self, path: Path, offsets: np.ndarray, edition_starts: np.ndarray, documents: Sequence[Document],
-                 cache_clauses: int = CACHE_CLAUSES) -> None:
+                 key_hashes: np.ndarray, cache_clauses: int = CACHE_CLAUSES) -> None:
         self.path = Path(path)
         self.offsets = offsets
         self.starts = edition_starts
         self.documents = list(documents)
+        order = np.argsort(key_hashes, kind="stable")  # equal hashes keep file order: the first clause first
+        self._hashes = key_hashes[order]
+        self._ids = order.astype(np.int32 if len(order) < 2**31 else np.int64)
         self.cache_clauses = cache_clauses
         self._fd = os.open(self.path, os.O_RDONLY)
         self._cache: OrderedDict[int, tuple[Clause, ...]] = OrderedDict()
@@ -169,10 +181,32 @@ class ClauseFile:
             raise IndexMismatch(f"{self.path}: line {i + 1} is not where the build's offsets put it", _HINT)
         return self._parse(line[:-1], i, e)
 
+    def find(self, e: int, section: str) -> Clause | None:
+        """The first clause of edition ``e`` with this section (as ParsedDocument.clause), read alone when the
+        edition is not parsed."""
+        with self._lock:
+            got = self._cache.get(e)
+        if got is not None:
+            for c in got:
+                if c.section == section:
+                    return c
+            return None
+        d = self.documents[e]
+        h = np.uint64(key_hash(f"{d.key}#{section}"))
+        lo, hi = np.searchsorted(self._hashes, h, side="left"), np.searchsorted(self._hashes, h, side="right")
+        first, end = int(self.starts[e]), int(self.starts[e + 1])
+        for i in self._ids[lo:hi].tolist():
+            if first <= i < end:
+                c = self.clause(i)
+                if c.section == section:
+                    return c
+        return None
+
     def corpus(self) -> Corpus:
         """The build's corpus, each edition's clauses read on demand."""
-        return Corpus(LazyParsedDocument(d, _EditionLoader(self, e), self.count(e))
-                      for e, d in enumerate(self.documents))
+        loaders = [_EditionLoader(self, e) for e in range(len(self.documents))]
+        return Corpus(LazyParsedDocument(d, loader, self.count(e), loader.find)
+                      for e, (d, loader) in enumerate(zip(self.documents, loaders)))
 
 
 class _EditionLoader:
@@ -183,6 +217,9 @@ class _EditionLoader:
 
     def __call__(self) -> tuple[Clause, ...]:
         return self.file.edition(self.e)
+
+    def find(self, section: str) -> Clause | None:
+        return self.file.find(self.e, section)
 
 
 class ClauseRows(Sequence[Clause]):
@@ -219,6 +256,7 @@ def write_clauses(directory: Path, corpus: Iterable[ParsedDocument], rows: Seque
     directory = Path(directory)
     offsets: list[int] = [0]
     starts: list[int] = [0]
+    hashes: list[int] = []
     ids: dict[str, int] = {}  # key -> clause id; a key that repeats names its last clause
     pos = 0
     with open(directory / CLAUSES_FILE, "wb") as f:
@@ -227,11 +265,13 @@ def write_clauses(directory: Path, corpus: Iterable[ParsedDocument], rows: Seque
                 line = (json.dumps(c.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
                 f.write(line)
                 ids[c.key] = len(offsets) - 1
+                hashes.append(key_hash(c.key))
                 pos += len(line)
                 offsets.append(pos)
             starts.append(len(offsets) - 1)
     np.save(directory / OFFSETS_FILE, np.asarray(offsets, dtype=np.int64), allow_pickle=False)
     np.save(directory / EDITIONS_FILE, np.asarray(starts, dtype=np.int64), allow_pickle=False)
+    np.save(directory / KEYS_FILE, np.asarray(hashes, dtype=np.uint64), allow_pickle=False)
     with open(directory / ROWS_FILE, "w", encoding="utf-8") as f:
         for c in rows:
             f.write(json.dumps({"key": c.key, "clause": ids[c.key], "parent": c.parent}, ensure_ascii=False) + "\n")
@@ -247,21 +287,24 @@ def load_clauses(build: Path, documents: Sequence[Document],
     build = Path(build)
     path = build / CLAUSES_FILE
     row_lines = [_loads(line) for line in (build / ROWS_FILE).read_bytes().splitlines() if line.strip()]
-    have = (build / OFFSETS_FILE).exists() and (build / EDITIONS_FILE).exists()
+    have = all((build / name).exists() for name in (OFFSETS_FILE, EDITIONS_FILE, KEYS_FILE))
     if have and all("clause" in r for r in row_lines):
         try:
             offsets = np.load(build / OFFSETS_FILE, allow_pickle=False)
             starts = np.load(build / EDITIONS_FILE, allow_pickle=False)
+            hashes = np.load(build / KEYS_FILE, allow_pickle=False)
         except (OSError, ValueError) as e:
             raise IndexMismatch(f"the clause offsets of {build.name} cannot be read ({e})", _HINT) from None
         _check(path, offsets, starts, documents)
+        if hashes.shape != (len(offsets) - 1,) or hashes.dtype != np.uint64:
+            raise IndexMismatch(f"{KEYS_FILE} of {build.name} does not have one key per clause", _HINT)
         row_clause = np.fromiter((r["clause"] for r in row_lines), dtype=np.int64, count=len(row_lines))
         parents: list[str | None] = [r.get("parent") for r in row_lines]
     else:
         log.warning("index build %s has no clause offsets (built before %s existed): scanning %s once; "
                     "`regkb build` writes them", build.name, OFFSETS_FILE, CLAUSES_FILE)
         started = time.perf_counter()
-        offsets, starts, row_clause, parents = _scan(path, documents, [r["key"] for r in row_lines])
+        offsets, starts, hashes, row_clause, parents = _scan(path, documents, [r["key"] for r in row_lines])
         log.info("scanned %s (%d clauses) in %.1f s", path, len(offsets) - 1, time.perf_counter() - started)
     n = len(offsets) - 1
     if len(row_clause) and (row_clause.min() < 0 or row_clause.max() >= n):
@@ -278,7 +321,7 @@ def load_clauses(build: Path, documents: Sequence[Document],
     wanted = {(keys[e], p) for e, p in zip(row_edition.tolist(), parents) if p}
     is_parent = np.fromiter(((keys[e], s) in wanted for e, s in zip(row_edition.tolist(), sections)), dtype=bool,
                             count=len(sections))
-    file = ClauseFile(path, offsets, starts, documents, cache_clauses)
+    file = ClauseFile(path, offsets, starts, documents, hashes, cache_clauses)
     return file, RowTable(row_clause, row_edition, is_parent)
 
 
@@ -301,23 +344,27 @@ def _check(path: Path, offsets: np.ndarray, starts: np.ndarray, documents: Seque
     if len(starts) != len(documents) + 1 or starts[0] != 0 or starts[-1] != n or (np.diff(starts) < 0).any():
         raise IndexMismatch(f"the edition starts of {path.parent.name} do not fit its {len(documents)} documents "
                             f"and {n} clauses", _HINT)
-    # Each edition's first line names that edition: a few hundred bytes read per edition.
+    # Each edition's first line is one line and names that edition: a few hundred bytes read per edition.
     with open(path, "rb") as f:
         for e, d in enumerate(documents):
             first = int(starts[e])
             if first == int(starts[e + 1]):
                 continue
-            f.seek(int(offsets[first]))
-            head = f.read(min(int(offsets[first + 1]) - int(offsets[first]), 512))
+            start, end = int(offsets[first]), int(offsets[first + 1])
+            f.seek(end - 1)
+            newline = f.read(1)
+            f.seek(start)
+            head = f.read(min(end - start, 512))
             m = _PREFIX.match(head)
-            if m is None or _text(m.group(1)) != d.id or int(m.group(2)) != d.edition:
+            if newline != b"\n" or m is None or _text(m.group(1)) != d.id or int(m.group(2)) != d.edition:
                 raise IndexMismatch(f"{path}: line {first + 1} is not the first clause of {d.key}, as the build's "
                                     "offsets say", _HINT)
 
 
 def _scan(path: Path, documents: Sequence[Document],
-          row_keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str | None]]:
-    """Offsets, edition starts, row clause ids and row parents of a build without offsets: one pass over the lines,
+          row_keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str | None]]:
+    """Offsets, edition starts, key hashes, row clause ids and row parents of a build without offsets: one pass over
+    the lines,
     reading only their first fields (a line that does not start as Clause.to_json writes is parsed whole)."""
     rows_of: dict[str, list[int]] = {}
     for r, key in enumerate(row_keys):
@@ -327,6 +374,7 @@ def _scan(path: Path, documents: Sequence[Document],
     editions = [(d.id, d.edition) for d in documents]
     starts: list[int] = []
     offsets: list[Any] = []
+    hashes: list[int] = []
     current: tuple[str, int] | None = None
     e = -1
     i = 0  # clause id
@@ -364,7 +412,9 @@ def _scan(path: Path, documents: Sequence[Document],
                         raise IndexMismatch(f"{path}: line {i + 1} is a clause of {doc}@{edition}, which is not "
                                             "where documents.json puts it", _HINT)
                     starts.append(i)
-                rows = rows_of.get(f"{doc}@{edition}#{section}")
+                key = f"{doc}@{edition}#{section}"
+                hashes.append(key_hash(key))
+                rows = rows_of.get(key)
                 if rows is not None:
                     for r in rows:  # the last clause with the key, as a dictionary of keys gave it
                         row_clause[r] = i
@@ -383,4 +433,5 @@ def _scan(path: Path, documents: Sequence[Document],
     if missing:
         raise IndexMismatch(f"{path.parent / ROWS_FILE} names clauses that {CLAUSES_FILE} does not have: "
                             f"{', '.join(missing)}", _HINT)
-    return (np.concatenate(offsets).astype(np.int64), np.asarray(starts, dtype=np.int64), row_clause, parents)
+    return (np.concatenate(offsets).astype(np.int64), np.asarray(starts, dtype=np.int64),
+            np.asarray(hashes, dtype=np.uint64), row_clause, parents)
