@@ -22,6 +22,7 @@ fields of each (doc, edition, section, parent; the text is not parsed), with a w
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
@@ -58,6 +59,8 @@ KEYS_FILE = "clauses.keys.npy"
 # Parsed clauses kept (whole editions, least recently used dropped first; the last one read is always kept). ~1 KiB
 # each in memory: ~50 MiB. A small corpus (the bundled documents: a few thousand) stays parsed whole.
 CACHE_CLAUSES = 50_000
+# Search rows' clauses kept one by one (the features read a candidate's clause several times per query): ~32 MiB.
+CACHE_ROWS = 32_768
 _CHUNK = 32 * 2**20  # the scan of an old build reads this much at a time
 _HINT = "the build is damaged or incomplete: rebuild it with `regkb build`"
 
@@ -96,6 +99,7 @@ class ClauseFile:
         self.path = Path(path)
         self.offsets = offsets
         self.starts = edition_starts
+        self._starts = edition_starts.tolist()  # bisect on a list: a fraction of np.searchsorted's cost per call
         self.documents = list(documents)
         order = np.argsort(key_hashes, kind="stable")  # equal hashes keep file order: the first clause first
         self._hashes = key_hashes[order]
@@ -121,7 +125,7 @@ class ClauseFile:
         return int(self.starts[e + 1] - self.starts[e])
 
     def edition_of(self, i: int) -> int:
-        return int(np.searchsorted(self.starts, i, side="right")) - 1
+        return bisect.bisect_right(self._starts, i) - 1
 
     def _read(self, first: int, end: int) -> bytes:
         start, stop = int(self.offsets[first]), int(self.offsets[end])
@@ -172,10 +176,9 @@ class ClauseFile:
         if not 0 <= i < len(self):
             raise IndexError(f"clause {i} out of range")
         e = self.edition_of(i)
-        with self._lock:
-            got = self._cache.get(e)
+        got = self._cache.get(e)  # one dictionary read: atomic, no lock needed
         if got is not None:
-            return got[i - int(self.starts[e])]
+            return got[i - self._starts[e]]
         line = self._read(i, i + 1)
         if not line.endswith(b"\n"):
             raise IndexMismatch(f"{self.path}: line {i + 1} is not where the build's offsets put it", _HINT)
@@ -225,9 +228,11 @@ class _EditionLoader:
 class ClauseRows(Sequence[Clause]):
     """``Searcher.rows``: row i's Clause, read when asked for."""
 
-    def __init__(self, file: ClauseFile, ids: np.ndarray) -> None:
+    def __init__(self, file: ClauseFile, ids: np.ndarray, cache_rows: int = CACHE_ROWS) -> None:
         self.file = file
         self.ids = ids
+        self.cache_rows = cache_rows
+        self._cache: dict[int, Clause] = {}  # row -> clause, the oldest dropped first when full
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -240,12 +245,25 @@ class ClauseRows(Sequence[Clause]):
 
     def __getitem__(self, i: int | slice) -> Clause | list[Clause]:
         if isinstance(i, slice):
-            return [self.file.clause(int(j)) for j in self.ids[i]]
-        return self.file.clause(int(self.ids[i]))
+            return [self[j] for j in range(*i.indices(len(self)))]
+        got = self._cache.get(i)
+        if got is not None:
+            return got
+        row = int(i)
+        if row < 0:
+            row += len(self.ids)
+        if not 0 <= row < len(self.ids):
+            raise IndexError(f"row {i} out of range")
+        c = self.file.clause(int(self.ids[row]))
+        cache = self._cache
+        if len(cache) >= self.cache_rows:
+            cache.pop(next(iter(cache), None), None)  # type: ignore[arg-type]
+        cache[row] = c
+        return c
 
-    def __iter__(self) -> Iterator[Clause]:
-        for j in self.ids:
-            yield self.file.clause(int(j))
+    def __iter__(self) -> Iterator[Clause]:  # every row, without filling the cache
+        for j in self.ids.tolist():
+            yield self.file.clause(j)
 
 
 # -- writing (index/build.py) ---------------------------------------------------------------------------------------
