@@ -57,7 +57,8 @@ OFFSETS_FILE = "clauses.offsets.npy"
 EDITIONS_FILE = "clauses.editions.npy"
 KEYS_FILE = "clauses.keys.npy"
 # Parsed clauses kept (whole editions, least recently used dropped first; the last one read is always kept). ~1 KiB
-# each in memory: ~50 MiB. A small corpus (the bundled documents: a few thousand) stays parsed whole.
+# each in memory: ~50 MiB. A build that fits (the bundled documents: a few thousand clauses) is parsed whole at load,
+# as before: its first queries do not wait for the clauses they touch.
 CACHE_CLAUSES = 50_000
 # Search rows' clauses kept one by one (the features read a candidate's clause several times per query): ~32 MiB.
 CACHE_ROWS = 32_768
@@ -205,6 +206,11 @@ class ClauseFile:
                     return c
         return None
 
+    def preload(self) -> None:
+        """Parse every edition now (a build whose clauses all fit in the cache)."""
+        for e in range(len(self.documents)):
+            self.edition(e)
+
     def corpus(self) -> Corpus:
         """The build's corpus, each edition's clauses read on demand."""
         loaders = [_EditionLoader(self, e) for e in range(len(self.documents))]
@@ -298,10 +304,11 @@ def write_clauses(directory: Path, corpus: Iterable[ParsedDocument], rows: Seque
 # -- loading --------------------------------------------------------------------------------------------------------
 
 
-def load_clauses(build: Path, documents: Sequence[Document],
-                 cache_clauses: int = CACHE_CLAUSES) -> tuple[ClauseFile, RowTable]:
+def load_clauses(build: Path, documents: Sequence[Document], cache_clauses: int = CACHE_CLAUSES,
+                 preload: bool | None = None) -> tuple[ClauseFile, RowTable]:
     """The build's clauses (read on demand) and its rows' table. Raises IndexMismatch when the files do not fit
-    together (a truncated clauses.jsonl, offsets of another build, a row whose clause is missing)."""
+    together (a truncated clauses.jsonl, offsets of another build, a row whose clause is missing).
+    ``preload``: parse every clause now; default, when they all fit in the cache."""
     build = Path(build)
     path = build / CLAUSES_FILE
     row_lines = [_loads(line) for line in (build / ROWS_FILE).read_bytes().splitlines() if line.strip()]
@@ -340,6 +347,8 @@ def load_clauses(build: Path, documents: Sequence[Document],
     is_parent = np.fromiter(((keys[e], s) in wanted for e, s in zip(row_edition.tolist(), sections)), dtype=bool,
                             count=len(sections))
     file = ClauseFile(path, offsets, starts, documents, hashes, cache_clauses)
+    if preload if preload is not None else n <= cache_clauses:
+        file.preload()
     return file, RowTable(row_clause, row_edition, is_parent)
 
 

@@ -117,7 +117,8 @@ def test_the_scan_reads_escaped_and_unusual_fields(tmp_path: Path) -> None:
     parsed = [ParsedDocument(docs[0], tuple(clauses[:2]), ""), ParsedDocument(docs[1], tuple(clauses[2:]), ""),
               ParsedDocument(docs[2], (), "")]
     write_clauses(tmp_path, parsed, [clauses[0], clauses[1], clauses[3]])
-    file, table = load_clauses(tmp_path, docs)
+    assert load_clauses(tmp_path, docs)[0]._cached == 4  # a build that fits in the cache is parsed at load
+    file, table = load_clauses(tmp_path, docs, preload=False)
     shutil.copy(tmp_path / KEYS_FILE, tmp_path.parent / "keys.npy")
     _strip_offsets(tmp_path)
     offsets, starts, hashes, row_clause, parents = _scan(tmp_path / "clauses.jsonl", docs, [c.key for c in
@@ -196,7 +197,7 @@ def test_offsets_of_another_file_are_refused_at_load(built_data_dir: Path, tmp_p
             Searcher.load(data)
 
 
-def test_a_damaged_line_says_so_when_read(built_data_dir: Path, tmp_path: Path) -> None:
+def test_a_damaged_line_says_so(built_data_dir: Path, tmp_path: Path) -> None:
     data, build = _copy(built_data_dir, tmp_path)
     path = build / "clauses.jsonl"
     raw = bytearray(path.read_bytes())
@@ -206,13 +207,19 @@ def test_a_damaged_line_says_so_when_read(built_data_dir: Path, tmp_path: Path) 
     start, end = int(offsets[i]), int(offsets[i + 1])
     raw[start + 1: end - 1] = b"#" * (end - start - 2)
     path.write_bytes(bytes(raw))
-    s = Searcher.load(data)  # the load checks sizes and each edition's first line, not every line
-    last = s.corpus.doc_ids[-1]
-    with pytest.raises(IndexMismatch, match="line .* is not a clause"):
-        s.corpus.get(last).clauses  # noqa: B018
+    # a build that fits in the cache is parsed at load: refused there
+    with pytest.raises(IndexMismatch, match=f"line {i + 1} is not a clause.*regkb build"):
+        Searcher.load(data)
+    # a bigger one checks sizes and each edition's first line at load, the other lines when they are read
+    docs = [Document.from_json(d) for d in json.loads((build / "documents.json").read_text("utf-8"))]
+    file, table = load_clauses(build, docs, preload=False)
+    lazy = file.corpus()
+    with pytest.raises(IndexMismatch, match=f"line {i + 1} is not a clause"):
+        lazy.get(lazy.doc_ids[-1]).clauses  # noqa: B018
     with pytest.raises(IndexMismatch, match="regkb build"):
-        list(s.corpus.all_clauses())
-    row = int(np.flatnonzero(s.rows.ids == i)[0]) if (s.rows.ids == i).any() else None
-    if row is not None:  # a search row whose line is damaged: the same error, not a JSONDecodeError
+        list(lazy.all_clauses())
+    rows = ClauseRows(file, table.clause)
+    if (table.clause == i).any():  # a search row whose line is damaged: the same error, not a JSONDecodeError
         with pytest.raises(IndexMismatch):
-            s.rows[row]  # noqa: B018
+            rows[int(np.flatnonzero(table.clause == i)[0])]  # noqa: B018
+    assert rows[0] == file.clause(int(table.clause[0]))  # the rest still reads
