@@ -76,10 +76,9 @@ class Corpus:
 
     def clause(self, doc_id: str, section: str, edition: int | None = None) -> Clause:
         parsed = self.get(doc_id, edition)
-        wanted = normalize_section(section)
-        for c in parsed.clauses:
-            if c.section == wanted:
-                return c
+        c = parsed.clause(normalize_section(section))  # the first of that section (read alone where lazy)
+        if c is not None:
+            return c
         raise ClauseNotFound(
             f"{doc_id} (edition {parsed.document.edition}) has no section {section!r}",
             f"list them with `regkb clauses {doc_id}`",

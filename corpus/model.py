@@ -7,6 +7,7 @@ layer (ingest, index, api, eval) can depend on it cheaply.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, get_args
 
@@ -176,8 +177,41 @@ class ParsedDocument:
     clauses: tuple[Clause, ...]
     text: str  # the cleaned document text the clause offsets point into
 
+    @property
+    def clause_count(self) -> int:
+        """len(clauses), without reading them where they are read on demand (LazyParsedDocument)."""
+        return len(self.clauses)
+
     def clause(self, section: str) -> Clause | None:
         for c in self.clauses:
             if c.section == section:
                 return c
         return None
+
+
+class LazyParsedDocument(ParsedDocument):
+    """A ParsedDocument whose clauses are read when they are asked for: ``load`` returns them (and may keep them in
+    a bounded cache; this object keeps no reference to them). A served build of the statute archive holds ~800k
+    clauses; read all at load they took gigabytes."""
+
+    __slots__ = ("_load", "_count", "_find")
+
+    def __init__(self, document: Document, load: Callable[[], tuple[Clause, ...]], count: int,
+                 find: Callable[[str], Clause | None] | None = None, text: str = "") -> None:
+        """``find``: ``clause(section)`` without reading the whole edition (the first clause of that section)."""
+        object.__setattr__(self, "document", document)
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "_load", load)
+        object.__setattr__(self, "_count", count)
+        object.__setattr__(self, "_find", find)
+
+    @property  # type: ignore[override]
+    def clauses(self) -> tuple[Clause, ...]:
+        return self._load()
+
+    @property
+    def clause_count(self) -> int:
+        return self._count
+
+    def clause(self, section: str) -> Clause | None:
+        return self._find(section) if self._find is not None else ParsedDocument.clause(self, section)

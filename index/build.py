@@ -24,6 +24,7 @@ from corpus.errors import IndexNotBuilt
 from corpus.refs import resolve_refs
 from corpus.model import Clause
 from corpus.store import Store, dump_json
+from index.clausefile import write_clauses
 from index.dense import DenseBackend
 from index.embed_cache import EmbeddingCache
 from index.embedding.base import EncoderConfig
@@ -141,8 +142,7 @@ def build_index(data_dir: Path, config: BuildConfig = BuildConfig(), progress: P
             timings["dense_s"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        _write_jsonl(tmp / "rows.jsonl", ({"key": c.key} for c in rows))
-        _write_jsonl(tmp / "clauses.jsonl", (c.to_json() for p in corpus for c in p.clauses))
+        write_clauses(tmp, corpus, rows)  # clauses.jsonl, its offsets (read on demand when served), rows.jsonl
         (tmp / "documents.json").write_bytes(dump_json([p.document.to_json() for p in corpus]))
         (tmp / "notes.json").write_bytes(dump_json(change_notes_for(corpus)))
         timings["metadata_s"] = time.perf_counter() - t0
@@ -171,12 +171,6 @@ def build_index(data_dir: Path, config: BuildConfig = BuildConfig(), progress: P
         final = publish(data_dir, tmp, build_id)
     log.info("built index %s: %d rows", build_id, len(rows))
     return final
-
-
-def _write_jsonl(path: Path, rows: Any) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
 def rebuild_like_current(data_dir: Path, progress: Progress | None = None,

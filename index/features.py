@@ -71,11 +71,15 @@ class RowFacts:
     _KNOWN, _AMOUNT, _DATE, _ACTOR, _DESTINATION = 1, 2, 4, 8, 16
     _UNKNOWN, _NO_PREDICATE = -2, -1  # in ``_predicate_ids``
 
-    def __init__(self, rows: Sequence[Clause], row_kind: np.ndarray) -> None:
+    def __init__(self, rows: Sequence[Clause], row_kind: np.ndarray, is_parent: np.ndarray | None = None) -> None:
+        """``is_parent``: computed from ``rows`` when not given (the searcher gives it: reading every row's clause
+        at load is what index/clausefile.py avoids)."""
         self.rows = rows
         self.row_kind = row_kind
-        parents = {(c.doc_id, c.edition, c.parent) for c in rows if c.parent}
-        self.is_parent = np.array([(c.doc_id, c.edition, c.section) in parents for c in rows], dtype=bool)
+        if is_parent is None:
+            parents = {(c.doc_id, c.edition, c.parent) for c in rows if c.parent}
+            is_parent = np.array([(c.doc_id, c.edition, c.section) in parents for c in rows], dtype=bool)
+        self.is_parent = is_parent
         self.is_law = np.asarray(row_kind == "law", dtype=bool)
         self._cue_bits = np.zeros(len(rows), dtype=np.uint8)
         self._runs: dict[int, str] = {}

@@ -126,7 +126,7 @@ class GraphData:
 
 
 def _editions_of(corpus: Corpus) -> tuple[tuple[str, int], ...]:
-    return tuple((p.document.key, len(p.clauses)) for p in corpus)
+    return tuple((p.document.key, p.clause_count) for p in corpus)
 
 
 def compute_graph(corpus: Corpus) -> GraphData:
@@ -261,7 +261,7 @@ class ClauseGraph:
         for e, p in enumerate(self._editions):
             self._starts.append(start)
             self._edition_of.setdefault((p.document.id, p.document.edition), e)
-            start += len(p.clauses)
+            start += p.clause_count  # not len(p.clauses): a served build reads an edition's clauses on demand
         self._sections: list[dict[str, int] | None] = [None] * len(self._editions)
 
     @classmethod

@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -23,13 +24,14 @@ import numpy as np
 from corpus.collection import Corpus
 from corpus.errors import BadQuery, IndexMismatch, RegkbError
 from corpus.lawcite import find_law_citations, law_names
-from corpus.model import Clause, Document, ParsedDocument
+from corpus.model import Clause, Document
 from corpus.query import MAX_QUERY_CHARS, check_query
 from corpus.store import Store
 from index.answer_line import clause_answer_line
 from index.build import SCHEMA_VERSION
 from index.calibration import ConfidenceModel
 from index.citations import CitationResolver
+from index.clausefile import ClauseRows, load_clauses
 from index.confidence import Confidence, assess
 from index.dense import DenseBackend
 from index.embedding.base import EncoderConfig
@@ -162,10 +164,13 @@ def check_model(manifest: dict[str, Any], encoder: EncoderConfig | None) -> None
 class Searcher:
     """A loaded build: shared read-only by every request (the tokenizer is per-thread internally)."""
 
-    def __init__(self, build_dir: Path, manifest: dict[str, Any], corpus: Corpus, rows: list[Clause],
+    def __init__(self, build_dir: Path, manifest: dict[str, Any], corpus: Corpus, rows: Sequence[Clause],
                  notes: dict[str, str], encoder: EncoderConfig | None = None, *, vocabulary: Vocabulary | None = None,
                  ranker: RankerModel | None = None, calibration: ConfidenceModel | None = None,
-                 max_query_chars: int = MAX_QUERY_CHARS) -> None:
+                 max_query_chars: int = MAX_QUERY_CHARS, row_table: RowArrays | None = None) -> None:
+        """``rows``: each search row's clause (a list, or index.clausefile.ClauseRows reading them on demand);
+        ``row_table``: the per-row arrays, computed from ``rows`` when not given (``load`` gives them, from the
+        build's files, so that no clause is read at load)."""
         self.build_dir = build_dir
         self.manifest = manifest
         self.corpus = corpus
@@ -188,15 +193,14 @@ class Searcher:
         self.dense = DenseBackend.load(build_dir, manifest["dense"]["factory"]) if manifest.get("dense") else None
         self._encoder = encoder or EncoderConfig()
         self._embedder: Any = None
-        self._row_doc = np.array([c.doc_id for c in rows], dtype=object)
-        self._row_kind = np.array([self._doc(c).kind for c in rows], dtype=object)
-        self._row_edition = np.array([c.edition for c in rows], dtype=np.int32)
+        table = row_table or RowArrays.of_clauses(rows, corpus)
+        self._row_doc, self._row_kind, self._row_edition = table.doc, table.kind, table.edition
         doc_code = {d: i for i, d in enumerate(corpus.doc_ids)}
-        self._row_doc_code = np.array([doc_code[c.doc_id] for c in rows], dtype=np.int64)
+        self._row_doc_code = np.array([doc_code[d] for d in table.doc.tolist()], dtype=np.int64)
         self._masks: OrderedDict[SearchFilters, np.ndarray] = OrderedDict()
         self._masks_lock = threading.Lock()
         self._default_mask = self._mask(SearchFilters())
-        self._facts = RowFacts(rows, self._row_kind)
+        self._facts = RowFacts(rows, self._row_kind, is_parent=table.is_parent)
         self._answers: OrderedDict[str, str | None] = OrderedDict()
         self._answers_lock = threading.Lock()
 
@@ -221,17 +225,15 @@ class Searcher:
                                 f"(index {manifest.get('corpus_hash')}, corpus {store.state_hash()})",
                                 "run `regkb build` to index the current corpus")
         docs = [Document.from_json(d) for d in json.loads((build / "documents.json").read_text("utf-8"))]
-        by_edition: dict[str, list[Clause]] = {d.key: [] for d in docs}
-        with open(build / "clauses.jsonl", encoding="utf-8") as f:
-            for line in f:
-                c = Clause.from_json(json.loads(line))
-                by_edition[f"{c.doc_id}@{c.edition}"].append(c)
-        corpus = Corpus(ParsedDocument(d, tuple(by_edition[d.key]), "") for d in docs)
-        by_key = {c.key: c for c in corpus.all_clauses()}
-        with open(build / "rows.jsonl", encoding="utf-8") as f:
-            rows = [by_key[json.loads(line)["key"]] for line in f]
+        # The clauses stay in clauses.jsonl, read when a row or an edition is asked for (index/clausefile.py)
+        clauses, table = load_clauses(build, docs)
+        rows = ClauseRows(clauses, table.clause)
+        kinds = np.array([d.kind for d in docs], dtype=object)
+        numbers = np.array([d.edition for d in docs], dtype=np.int32)
+        ids = np.array([d.id for d in docs], dtype=object)
+        arrays = RowArrays(ids[table.edition], kinds[table.edition], numbers[table.edition], table.is_parent)
         notes = json.loads((build / "notes.json").read_text("utf-8"))
-        return cls(build, manifest, corpus, rows, notes, encoder, **models)
+        return cls(build, manifest, clauses.corpus(), rows, notes, encoder, row_table=arrays, **models)
 
     @property
     def embedder(self) -> Any:
@@ -499,6 +501,25 @@ class Searcher:
             dense_score=round(dense_score, 4) if dense_score is not None else None,
             note=self.notes.get(c.key), doc_title=doc.title, doc_kind=doc.kind, doc_label=doc.label, cited=cited,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RowArrays:
+    """What every row's filters and features need, as arrays: its document id, document kind, edition number, and
+    whether another row is its child."""
+
+    doc: np.ndarray  # object (str)
+    kind: np.ndarray  # object (str)
+    edition: np.ndarray  # int32
+    is_parent: np.ndarray  # bool
+
+    @classmethod
+    def of_clauses(cls, rows: Sequence[Clause], corpus: Corpus) -> RowArrays:
+        parents = {(c.doc_id, c.edition, c.parent) for c in rows if c.parent}
+        return cls(doc=np.array([c.doc_id for c in rows], dtype=object),
+                   kind=np.array([corpus.get(c.doc_id, c.edition).document.kind for c in rows], dtype=object),
+                   edition=np.array([c.edition for c in rows], dtype=np.int32),
+                   is_parent=np.array([(c.doc_id, c.edition, c.section) in parents for c in rows], dtype=bool))
 
 
 def _filters_json(filters: SearchFilters) -> dict[str, Any]:
