@@ -188,22 +188,29 @@ class ParsedDocument:
                 return c
         return None
 
+    def clause_at(self, i: int) -> Clause:
+        """clauses[i], without reading the others where they are read on demand (LazyParsedDocument)."""
+        return self.clauses[i]
+
 
 class LazyParsedDocument(ParsedDocument):
     """A ParsedDocument whose clauses are read when they are asked for: ``load`` returns them (and may keep them in
     a bounded cache; this object keeps no reference to them). A served build of the statute archive holds ~800k
     clauses; read all at load they took gigabytes."""
 
-    __slots__ = ("_load", "_count", "_find")
+    __slots__ = ("_load", "_count", "_find", "_at")
 
     def __init__(self, document: Document, load: Callable[[], tuple[Clause, ...]], count: int,
-                 find: Callable[[str], Clause | None] | None = None, text: str = "") -> None:
-        """``find``: ``clause(section)`` without reading the whole edition (the first clause of that section)."""
+                 find: Callable[[str], Clause | None] | None = None, text: str = "",
+                 at: Callable[[int], Clause] | None = None) -> None:
+        """``find``: ``clause(section)`` without reading the whole edition (the first clause of that section);
+        ``at``: ``clauses[i]`` likewise."""
         object.__setattr__(self, "document", document)
         object.__setattr__(self, "text", text)
         object.__setattr__(self, "_load", load)
         object.__setattr__(self, "_count", count)
         object.__setattr__(self, "_find", find)
+        object.__setattr__(self, "_at", at)
 
     @property  # type: ignore[override]
     def clauses(self) -> tuple[Clause, ...]:
@@ -215,3 +222,6 @@ class LazyParsedDocument(ParsedDocument):
 
     def clause(self, section: str) -> Clause | None:
         return self._find(section) if self._find is not None else ParsedDocument.clause(self, section)
+
+    def clause_at(self, i: int) -> Clause:
+        return self._at(i) if self._at is not None else self._load()[i]

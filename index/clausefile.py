@@ -214,7 +214,7 @@ class ClauseFile:
     def corpus(self) -> Corpus:
         """The build's corpus, each edition's clauses read on demand."""
         loaders = [_EditionLoader(self, e) for e in range(len(self.documents))]
-        return Corpus(LazyParsedDocument(d, loader, self.count(e), loader.find)
+        return Corpus(LazyParsedDocument(d, loader, self.count(e), loader.find, at=loader.at)
                       for e, (d, loader) in enumerate(zip(self.documents, loaders)))
 
 
@@ -229,6 +229,11 @@ class _EditionLoader:
 
     def find(self, section: str) -> Clause | None:
         return self.file.find(self.e, section)
+
+    def at(self, local: int) -> Clause:
+        if not 0 <= local < self.file.count(self.e):
+            raise IndexError(f"clause {local} out of range")
+        return self.file.clause(int(self.file.starts[self.e]) + local)
 
 
 class ClauseRows(Sequence[Clause]):

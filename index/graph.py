@@ -307,7 +307,8 @@ class ClauseGraph:
     def _index(self, c: Clause) -> int | None:
         """The id of ``c`` itself (of the last clause with its key when ``c`` is not one of the corpus's)."""
         i = self._id(c.doc_id, c.edition, c.section)
-        if i is None or self._clause(i) is c:
+        # equal, not identical: a build read on demand parses a clause again when it is asked for again
+        if i is None or self._clause(i) == c:
             return i
         e = self._edition_of[(c.doc_id, c.edition)]
         for local, other in enumerate(self._editions[e].clauses):  # a section that repeats in its edition
@@ -317,7 +318,7 @@ class ClauseGraph:
 
     def _clause(self, i: int) -> Clause:
         e = bisect.bisect_right(self._starts, i) - 1
-        return self._editions[e].clauses[i - self._starts[e]]
+        return self._editions[e].clause_at(i - self._starts[e])  # one clause, not its whole edition
 
     def _clauses(self, csr: tuple[np.ndarray, np.ndarray], c: Clause) -> list[Clause]:
         i = self._index(c)

@@ -165,6 +165,30 @@ def test_the_cache_is_bounded_and_answers_the_same(searcher: Searcher) -> None:
         rows[len(rows)]  # noqa: B018
 
 
+def test_the_graph_reads_a_hit_alone_not_its_edition(searcher: Searcher) -> None:
+    # the API looks up every hit in the clause graph: at statute scale, parsing the hit's whole law each time (the
+    # cache holds a few laws) cost most of a request
+    from index.graph import ClauseGraph
+
+    docs = list(searcher.corpus)
+    build = searcher.build_dir
+    file = ClauseFile(build / "clauses.jsonl", _offsets(build), _starts(build), [p.document for p in docs],
+                      np.load(build / KEYS_FILE), cache_clauses=10)
+    graph = ClauseGraph.load(build, searcher.manifest, file.corpus())
+    eager = ClauseGraph.load(build, searcher.manifest, searcher.corpus)
+    want = [c for p in docs for c in p.clauses]
+    for c in want[::5]:
+        graph._local(graph._edition_of[(c.doc_id, c.edition)], c.section)  # each edition's section map, built once
+    file._cache.clear()
+    file._cached = 0
+    for c in want[::5]:
+        got = graph.clause(c.doc_id, c.edition, c.section)
+        assert got == eager.clause(c.doc_id, c.edition, c.section)
+        assert graph.refs(got) == eager.refs(eager.clause(c.doc_id, c.edition, c.section))
+    assert not file._cache  # no edition was parsed for them
+    assert docs[0].clause_at(0) == docs[0].clauses[0] == file.corpus().get(docs[0].document.id).clause_at(0)
+
+
 def _offsets(build: Path) -> np.ndarray:
     return np.load(build / OFFSETS_FILE, allow_pickle=False)
 
