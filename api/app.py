@@ -107,7 +107,7 @@ def load_index(app: FastAPI, settings: Settings, searcher: Searcher | None) -> b
             # A corpus newer than the build (an ingest whose build is still running) is no reason to stop
             # answering: serve this build; /health reports it as stale.
             searcher = Searcher.load(settings.data_dir, check_corpus=False, encoder=settings.encoder(),
-                                     max_query_chars=settings.max_query_chars)
+                                     max_query_chars=settings.max_query_chars, vocabulary=settings.vocabulary())
         searcher.warm_up()
         # Written by the build (graph.json); computed here, with a warning, for a build made before it was.
         graph = ClauseGraph.load(getattr(searcher, "build_dir", None), searcher.manifest, searcher.corpus,

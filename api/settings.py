@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from corpus.query import MAX_QUERY_CHARS
 from index.embedding.base import EncoderConfig
+from index.vocabulary import Vocabulary, default_vocabulary
 
 
 class Settings(BaseSettings):
@@ -27,6 +28,8 @@ class Settings(BaseSettings):
                                                                   "CPUs, at most 4, for queries; all CPUs for builds")
     host: str = "127.0.0.1"
     port: int = 8000
+    vocabulary_file: Path | None = Field(None, description="your own domain terms, a UTF-8 TSV read after the "
+                                         "bundled index/data/vocabulary.tsv (official<TAB>variant<TAB>…)")
     max_query_chars: int = Field(MAX_QUERY_CHARS, ge=1, description="longest accepted query, in characters: the "
                                  "API's schema and the search itself (corpus.query.check_query)")
     max_k: int = 50
@@ -38,6 +41,10 @@ class Settings(BaseSettings):
     max_answer_question_chars: int = Field(2000, description="longest saved question, in characters")
     max_answer_citations: int = Field(20, description="most cited clauses per saved answer")
     max_answers_import_bytes: int = Field(5 * 1024 * 1024, description="largest answers import file")
+
+    def vocabulary(self) -> Vocabulary:
+        """The bundled domain vocabulary with the user's file (``vocabulary_file``) read after it."""
+        return default_vocabulary(self.vocabulary_file)
 
     def encoder(self) -> EncoderConfig:
         """The embedding settings as the index layer takes them (it never reads the environment itself)."""

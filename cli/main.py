@@ -256,7 +256,8 @@ def search(
     from index.search import SearchFilters, Searcher
 
     settings = get_settings()
-    searcher = Searcher.load(chosen_data_dir(), encoder=settings.encoder(), max_query_chars=settings.max_query_chars)
+    searcher = Searcher.load(chosen_data_dir(), encoder=settings.encoder(), max_query_chars=settings.max_query_chars,
+                             vocabulary=settings.vocabulary())
     when = parse_date_param(as_of, "--as-of")
     result = searcher.search(query, k=k, mode=mode,  # type: ignore[arg-type]
                              filters=SearchFilters(doc=doc, kind=kind, edition=edition, as_of=when))
@@ -319,7 +320,8 @@ def eval_cmd(
     if str(ood_path) != "none" and ood_path.exists():
         qs += load_questions(ood_path)
     modes = list(MODES) if mode == "all" else [mode]
-    searcher = Searcher.load(chosen_data_dir(), encoder=get_settings().encoder())
+    settings = get_settings()
+    searcher = Searcher.load(chosen_data_dir(), encoder=settings.encoder(), vocabulary=settings.vocabulary())
     reports = []
     runs = {}
     for m in modes:

@@ -80,6 +80,10 @@ class EmbeddingModelError(RegkbError):
     status = 503
 
 
+class VocabularyFileError(RegkbError):
+    """The user's vocabulary file (REGKB_VOCABULARY_FILE) is missing or not UTF-8 text."""
+
+
 class BadQuery(RegkbError):
     status = 422
 

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from corpus.errors import VocabularyFileError
 from corpus.textnorm import fold
 
 log = logging.getLogger(__name__)
@@ -77,4 +78,13 @@ class Vocabulary:
 
 
 def default_vocabulary(extra: Path | None = None) -> Vocabulary:
+    """The bundled vocabulary, and ``extra`` (the settings' REGKB_VOCABULARY_FILE, same format) read after it: a
+    variant the bundled file already maps keeps that mapping (with a warning)."""
+    if extra is not None:
+        try:
+            Path(extra).read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise VocabularyFileError(f"the vocabulary file {extra} cannot be read ({type(e).__name__})",
+                                      "point REGKB_VOCABULARY_FILE at a UTF-8 TSV file (official<TAB>variant…), "
+                                      "or unset it") from None
     return Vocabulary.load(BUNDLED, *([extra] if extra else []))
