@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from eval.bench_common import DEV, REPO, say
-from eval.bench_http import HOST, cpu_seconds, free_port, load, memory
+from eval.bench_http import HOST, cpu_seconds, free_port, load, memory, stop_process
 from eval.bench_machine import load_snapshot, machine, speed_probe, versions
 from index.embedding.base import PASSAGE_TOKENS
 
@@ -224,13 +224,7 @@ class Server:
             conn.close()
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout=20)
 
 
 def _search_path(q: str, mode: str = "hybrid") -> str:

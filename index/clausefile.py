@@ -41,13 +41,7 @@ import numpy as np
 from corpus.collection import Corpus
 from corpus.errors import IndexMismatch
 from corpus.model import Clause, Document, LazyParsedDocument, ParsedDocument
-
-try:  # about twice as fast as json on clause lines; optional
-    import orjson
-
-    _loads: Any = orjson.loads
-except ImportError:  # pragma: no cover
-    _loads = json.loads
+from index.fastjson import loads
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +135,7 @@ class ClauseFile:
     def _parse(self, line: bytes, i: int, e: int) -> Clause:
         d = self.documents[e]
         try:
-            c = Clause.from_json(_loads(line))
+            c = Clause.from_json(loads(line))
         except (ValueError, TypeError, KeyError, AttributeError) as err:
             raise IndexMismatch(f"{self.path}: line {i + 1} is not a clause ({type(err).__name__}: {err})",
                                 _HINT) from None
@@ -316,7 +310,7 @@ def load_clauses(build: Path, documents: Sequence[Document], cache_clauses: int 
     ``preload``: parse every clause now; default, when they all fit in the cache."""
     build = Path(build)
     path = build / CLAUSES_FILE
-    row_lines = [_loads(line) for line in (build / ROWS_FILE).read_bytes().splitlines() if line.strip()]
+    row_lines = [loads(line) for line in (build / ROWS_FILE).read_bytes().splitlines() if line.strip()]
     have = all((build / name).exists() for name in (OFFSETS_FILE, EDITIONS_FILE, KEYS_FILE))
     if have and all("clause" in r for r in row_lines):
         try:
@@ -430,7 +424,7 @@ def _scan(path: Path, documents: Sequence[Document],
                                                      _text(m.group(4)))
                 else:
                     try:
-                        d = _loads(buf[begin:end])
+                        d = loads(buf[begin:end])
                         doc, edition, section, parent = d["doc_id"], int(d["edition"]), d["section"], d.get("parent")
                     except (ValueError, TypeError, KeyError) as err:
                         raise IndexMismatch(f"{path}: line {i + 1} is not a clause ({err})", _HINT) from None

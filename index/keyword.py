@@ -7,7 +7,6 @@ they are installed (ranx brings them): ~0.3 s of start-up and ~50 MiB of RSS for
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from index.backend import Backend
+from index.fastjson import loads
 
 log = logging.getLogger(__name__)
 
@@ -25,24 +25,15 @@ K1, B = 1.2, 0.75  # the usual defaults (Robertson & Zaragoza 2009); measured no
 _PLAIN_METHODS = frozenset({"lucene", "robertson", "atire"})
 
 
-def _loads(raw: bytes) -> Any:
-    try:
-        import orjson  # what bm25s itself reads its JSON with, when installed
-
-        return orjson.loads(raw)
-    except ImportError:  # pragma: no cover - orjson comes with ranx
-        return json.loads(raw)
-
-
 class SavedScores:
     """A saved bm25s index, read-only: the eager score matrix (CSC: one column per token) and the vocabulary."""
 
     def __init__(self, directory: Path, mmap: bool = True) -> None:
-        params = _loads((directory / "params.index.json").read_bytes())
+        params = loads((directory / "params.index.json").read_bytes())
         self.method = params["method"]
         self.dtype = np.dtype(params.get("dtype", "float32"))
         self.int_dtype = np.dtype(params.get("int_dtype", "int32"))
-        self.vocab_dict: dict[str, int] = _loads((directory / "vocab.index.json").read_bytes())
+        self.vocab_dict: dict[str, int] = loads((directory / "vocab.index.json").read_bytes())
         mode = "r" if mmap else None
 
         def load(name: str) -> np.ndarray:

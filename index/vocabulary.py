@@ -38,7 +38,13 @@ class Vocabulary:
     def load(cls, *paths: Path) -> Vocabulary:
         terms: dict[str, str] = {}
         for path in paths:
-            for n, line in enumerate(Path(path).read_text("utf-8").splitlines(), start=1):
+            try:
+                text = Path(path).read_text("utf-8")
+            except (OSError, UnicodeDecodeError) as e:
+                raise VocabularyFileError(f"the vocabulary file {path} cannot be read ({type(e).__name__})",
+                                          "point REGKB_VOCABULARY_FILE at a UTF-8 TSV file (official<TAB>variant…), "
+                                          "or unset it") from None
+            for n, line in enumerate(text.splitlines(), start=1):
                 if not line.strip() or line.lstrip().startswith("#"):
                     continue
                 cells = [c.strip() for c in line.split("\t") if c.strip()]
@@ -80,11 +86,4 @@ class Vocabulary:
 def default_vocabulary(extra: Path | None = None) -> Vocabulary:
     """The bundled vocabulary, and ``extra`` (the settings' REGKB_VOCABULARY_FILE, same format) read after it: a
     variant the bundled file already maps keeps that mapping (with a warning)."""
-    if extra is not None:
-        try:
-            Path(extra).read_text("utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise VocabularyFileError(f"the vocabulary file {extra} cannot be read ({type(e).__name__})",
-                                      "point REGKB_VOCABULARY_FILE at a UTF-8 TSV file (official<TAB>variant…), "
-                                      "or unset it") from None
     return Vocabulary.load(BUNDLED, *([extra] if extra else []))

@@ -21,16 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from index.fastjson import loads
+
 UNK_PENALTY = 10.0  # tokenizers' K_UNK_PENALTY
-
-
-def _loads(raw: bytes) -> Any:
-    try:
-        import orjson
-
-        return orjson.loads(raw)
-    except ImportError:  # pragma: no cover - orjson comes with ranx
-        return json.loads(raw)
 
 
 class LeanTokenizer:
@@ -41,7 +34,7 @@ class LeanTokenizer:
         from tokenizers import Tokenizer
 
         self._path = Path(path)
-        spec = _loads(self._path.read_bytes())
+        spec = loads(self._path.read_bytes())
         model = spec["model"]
         if model.get("type") != "Unigram" or model.get("byte_fallback"):
             raise ValueError(f"{path}: not a Unigram model without byte fallback")
