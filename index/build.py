@@ -36,6 +36,7 @@ from index.shards import merge_shards
 from index.answer_line import lead_sentence
 from index.kana_lexicon import KanaLexicon
 from index.reading import ReadingTokenizer
+from index.rowfacts import RowFacts
 from index.tokenizer import Tokenizer, TokenizerConfig
 from index.units import ChunkConfig, clause_texts
 
@@ -114,6 +115,11 @@ def build_index(data_dir: Path, config: BuildConfig = BuildConfig(), progress: P
         KeywordBackend.build(reading_lists).save(tmp, "bm25_reading")
         KanaLexicon.collect(f"{c.heading}\n{c.text}" for c in rows).save(tmp)
         timings["fields_s"] = time.perf_counter() - t0
+        # What the learned fusion's features read of each row, learnt here once rather than by the first queries.
+        t0 = time.perf_counter()
+        row_kind = np.array([corpus.get(c.doc_id, c.edition).document.kind for c in rows], dtype=object)
+        manifest_facts = RowFacts(rows, row_kind).save(tmp)
+        timings["facts_s"] = time.perf_counter() - t0
 
         manifest_dense: dict[str, Any] | None = None
         model_info: dict[str, Any] | None = None
@@ -162,6 +168,7 @@ def build_index(data_dir: Path, config: BuildConfig = BuildConfig(), progress: P
             "dense": manifest_dense,
             "model": model_info,
             "graph": manifest_graph,
+            "row_facts": manifest_facts,
             "counts": {"documents": len(corpus.doc_ids), "editions": len(corpus), "rows": len(rows),
                        "clauses": sum(len(p.clauses) for p in corpus),
                        "passages": manifest_dense["passages"] if manifest_dense else 0},

@@ -7,19 +7,15 @@ trained on exactly the features it is served with.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from corpus.model import Clause
 from corpus.textnorm import fold
-from index.answer_line import lead_sentence
 from index.keyword import KeywordBackend
 from index.predicate import predicate
-from index.rerank import (FEATURES, asks_actor, asks_law, asks_list, asks_where, clause_cues, names_actor,
-                          names_destination, query_cues, softmax)
+from index.rerank import FEATURES, asks_actor, asks_law, asks_list, asks_where, query_cues, softmax
+from index.rowfacts import RowFacts
 
 RRF_K = 60.0
 RRF_WEIGHTS = {"bm25": 1.5, "dense": 1.0}
@@ -59,103 +55,6 @@ class Candidates:
     query: np.ndarray          # CONFIDENCE_FEATURES without the ranker's part (filled in by ``confidence_vector``)
 
 
-class RowFacts:
-    """Per-row facts the features need, computed on first use and kept (a build never changes).
-
-    Kept as arrays over all rows (filled in as queries reach them), so a query's candidates read theirs with one
-    numpy index instead of one Python call each. The folded text itself is not kept, so the cache stays a few bytes
-    per row however many rows queries touch: the row's cues as bits, its predicate as an id, and the digit runs of
-    its text (all a query's numbers can match, see ``number_runs``)."""
-
-    # bits of ``_cue_bits``: known, then the cues as ``cues`` returns them
-    _KNOWN, _AMOUNT, _DATE, _ACTOR, _DESTINATION = 1, 2, 4, 8, 16
-    _UNKNOWN, _NO_PREDICATE = -2, -1  # in ``_predicate_ids``
-
-    def __init__(self, rows: Sequence[Clause], row_kind: np.ndarray, is_parent: np.ndarray | None = None) -> None:
-        """``is_parent``: computed from ``rows`` when not given (the searcher gives it: reading every row's clause
-        at load is what index/clausefile.py avoids)."""
-        self.rows = rows
-        self.row_kind = row_kind
-        if is_parent is None:
-            parents = {(c.doc_id, c.edition, c.parent) for c in rows if c.parent}
-            is_parent = np.array([(c.doc_id, c.edition, c.section) in parents for c in rows], dtype=bool)
-        self.is_parent = is_parent
-        self.is_law = np.asarray(row_kind == "law", dtype=bool)
-        self._cue_bits = np.zeros(len(rows), dtype=np.uint8)
-        self._runs: dict[int, str] = {}
-        self._predicate_ids = np.full(len(rows), self._UNKNOWN, dtype=np.int32)
-        self._predicate_names: list[str] = []
-        self._predicate_code: dict[str, int] = {}
-
-    def text(self, row: int) -> str:
-        c = self.rows[row]
-        return fold(f"{c.heading}\n{c.text}")
-
-    def _learn(self, row: int) -> None:
-        """Fold the row's text once and keep what the features need of it."""
-        text = self.text(row)
-        amount, date = clause_cues(text)
-        bits = (self._KNOWN | self._AMOUNT * amount | self._DATE * date | self._ACTOR * names_actor(text)
-                | self._DESTINATION * names_destination(text))
-        self._runs[row] = " ".join(dict.fromkeys(m for m in _RUNS.findall(text) if _DIGIT.search(m)))
-        self._cue_bits[row] = bits
-
-    def cue_bits(self, rows: np.ndarray) -> np.ndarray:
-        """The cue bits of ``rows``, learning the rows not seen before."""
-        bits = self._cue_bits[rows]
-        if not bits.all():  # the known bit is set on every row learnt
-            for row in dict.fromkeys(rows[bits == 0].tolist()):
-                self._learn(row)
-            bits = self._cue_bits[rows]
-        return bits
-
-    def cues(self, row: int) -> tuple[bool, bool, bool, bool]:
-        """(states an amount, a date, an authority, a procedure's destination)."""
-        bits = int(self.cue_bits(np.array([row]))[0])
-        return (bool(bits & self._AMOUNT), bool(bits & self._DATE), bool(bits & self._ACTOR),
-                bool(bits & self._DESTINATION))
-
-    def number_runs(self, row: int) -> str:
-        """The row's maximal runs of digits, "." and "," (those with a digit), space-separated: a number as
-        ``query_cues`` finds it (digits, "." and "," only) occurs in the row's folded text exactly when it occurs in
-        one of them, and so in this string (the space is in no number)."""
-        if row not in self._runs:
-            self._learn(row)
-        return self._runs[row]
-
-    def predicate(self, row: int) -> str | None:
-        code = int(self._predicate_codes(np.array([row]))[0])
-        return None if code == self._NO_PREDICATE else self._predicate_names[code]
-
-    def _predicate_codes(self, rows: np.ndarray) -> np.ndarray:
-        """The predicate ids of ``rows`` (``_NO_PREDICATE`` for none), tagging the rows not seen before."""
-        codes = self._predicate_ids[rows]
-        unknown = codes == self._UNKNOWN
-        if unknown.any():
-            for row in dict.fromkeys(rows[unknown].tolist()):
-                found = predicate(lead_sentence(self.rows[row]))
-                self._predicate_ids[row] = self._NO_PREDICATE if found is None else self._code(found)
-            codes = self._predicate_ids[rows]
-        return codes
-
-    def _code(self, name: str) -> int:
-        code = self._predicate_code.get(name)
-        if code is None:
-            code = self._predicate_code[name] = len(self._predicate_names)
-            self._predicate_names.append(name)
-        return code
-
-    def predicate_matches(self, rows: np.ndarray, asked: str | None) -> np.ndarray:
-        """Whether each row's lead sentence ends on the predicate ``asked`` (all False, and nothing tagged, for None)."""
-        if asked is None:
-            return np.zeros(len(rows), dtype=bool)
-        codes = self._predicate_codes(rows)
-        code = self._predicate_code.get(asked)
-        return codes == code if code is not None else np.zeros(len(rows), dtype=bool)
-
-
-_RUNS = re.compile(r"[\d.,]+")
-_DIGIT = re.compile(r"\d")
 _COL = {f: i for i, f in enumerate(FEATURES)}
 _TAG = object()  # ``candidates(asked=...)`` not given: tag the query for its predicate
 
@@ -214,7 +113,7 @@ def candidates(query: str, r: Retrieved, facts: RowFacts, keyword: KeywordBacken
     ask_amount, ask_date, numbers = query_cues(folded)
     if asked is _TAG:
         asked = predicate(folded)
-    kind = np.array([facts.rows[row].kind for row in pool], dtype=object)
+    kind = facts.kinds(pool_arr)
     x[:, _COL["kind_item"]] = kind == "item"
     x[:, _COL["kind_clause"]] = kind == "clause"
     x[:, _COL["kind_page"]] = kind == "page"

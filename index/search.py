@@ -36,7 +36,8 @@ from index.confidence import Confidence, assess
 from index.dense import DenseBackend
 from index.embedding.base import EncoderConfig
 from index.embedding.model import model_key
-from index.features import Candidates, Retrieved, RowFacts, candidates, confidence_vector
+from index.features import Candidates, Retrieved, candidates, confidence_vector
+from index.rowfacts import RowFacts
 from index.fusion import convex_fusion, rrf_fusion
 from index.kana_lexicon import KanaLexicon
 from index.keyword import KeywordBackend
@@ -200,7 +201,7 @@ class Searcher:
         self._masks: OrderedDict[SearchFilters, np.ndarray] = OrderedDict()
         self._masks_lock = threading.Lock()
         self._default_mask = self._mask(SearchFilters())
-        self._facts = RowFacts(rows, self._row_kind, is_parent=table.is_parent)
+        self._facts = RowFacts.load(build_dir, rows, self._row_kind, is_parent=table.is_parent)
         self._answers: OrderedDict[str, str | None] = OrderedDict()
         self._answers_lock = threading.Lock()
 

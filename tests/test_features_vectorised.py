@@ -14,7 +14,8 @@ import pytest
 from corpus.lawcite import find_law_citations
 from corpus.textnorm import fold
 from index.answer_line import lead_sentence
-from index.features import RRF_K, RRF_WEIGHTS, Candidates, Retrieved, RowFacts, candidates
+from index.features import RRF_K, RRF_WEIGHTS, Candidates, Retrieved, candidates
+from index.rowfacts import RowFacts
 from index.fusion import rrf_fusion
 from index.predicate import predicate, predicate_of
 from index.rerank import (FEATURES, asks_actor, asks_law, asks_list, asks_where, clause_cues, names_actor,
