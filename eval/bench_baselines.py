@@ -8,7 +8,7 @@
   only match text containing the whole question verbatim, which natural questions never do, so OR-of-trigrams is
   the usable choice. A query of fewer than 3 characters has no trigram and returns nothing (FTS5's trigram
   tokenizer cannot match shorter strings through MATCH; a LIKE scan would be needed).
-- faiss exact (Flat) against approximate (HNSW32,Flat, efConstruction 80 as regkb builds it) on the same vectors,
+- faiss exact (Flat) against approximate (index.dense.APPROX_FACTORY, built as regkb builds it) on the same vectors,
   with recall@10 of approximate against exact, latency per single query and build time, for several efSearch.
 
 All baselines search only the rows regkb searches by default (each document's latest edition).
@@ -26,6 +26,7 @@ import faiss
 import numpy as np
 
 from corpus.textnorm import fold
+from index.dense import APPROX_FACTORY, DenseBackend
 from index.keyword import KeywordBackend
 
 _WORD = re.compile(r"\w+")
@@ -120,9 +121,7 @@ def faiss_exact_vs_hnsw(vectors: np.ndarray, queries: np.ndarray, hnsw_index: fa
     flat_build = time.perf_counter() - t0
     if hnsw_index is None:
         t0 = time.perf_counter()
-        hnsw_index = faiss.index_factory(vectors.shape[1], "HNSW32,Flat", faiss.METRIC_INNER_PRODUCT)
-        hnsw_index.hnsw.efConstruction = 80
-        hnsw_index.add(vectors)
+        hnsw_index = DenseBackend.build(vectors, np.zeros(len(vectors), np.int32), APPROX_FACTORY).index
         hnsw_build_s = time.perf_counter() - t0
     hnsw = faiss.downcast_index(hnsw_index)
 
@@ -157,7 +156,7 @@ def faiss_exact_vs_hnsw(vectors: np.ndarray, queries: np.ndarray, hnsw_index: fa
         "passages": int(vectors.shape[0]), "dim": int(vectors.shape[1]), "queries": int(len(queries)), "k": k,
         "exact": {"factory": "Flat", "build_s": round(flat_build, 3), **_lat(exact_lat),
                   "bytes": int(vectors.nbytes)},
-        "hnsw": {"factory": "HNSW32,Flat", "efConstruction": 80,
+        "hnsw": {"factory": APPROX_FACTORY, "efConstruction": 80,
                  "build_s": round(hnsw_build_s, 3) if hnsw_build_s is not None else None,
                  "bytes": _index_bytes(hnsw_index), "by_efSearch": []},
     }

@@ -116,7 +116,7 @@ def tables(out: dict[str, Any]) -> str:
                   f"{fx['exact']['p99_ms']} | {fx['exact']['build_s']} | {_mb(fx['exact']['bytes'])} |"]
         for r in fx["hnsw"]["by_efSearch"]:
             cl = (f"{r['clause_recall@10']:.3f} / {r['clause_recall@50']:.3f}" if "clause_recall@10" in r else "-")
-            lines.append(f"| HNSW32,Flat | {r['efSearch']}{' (regkb)' if r['efSearch'] == 256 else ''} | "
+            lines.append(f"| {fx['hnsw']['factory']} | {r['efSearch']}{' (regkb)' if r['efSearch'] == 256 else ''} | "
                          f"{r['recall@10']:.3f} | {r['top10_mean_cosine_gap']} | {cl} | {r['p50_ms']} | {r['p95_ms']} | "
                          f"{r['p99_ms']} | {fx['hnsw']['build_s']} | {_mb(fx['hnsw']['bytes'])} |")
     ing = out.get("ingest")

@@ -22,7 +22,10 @@ log = logging.getLogger(__name__)
 # 128 found only ~0.78 of the exact top-10 clauses (on partly synthetic vectors). Speed is not bought with silent
 # recall loss: exact search up to 300k passages, HNSW only beyond, with a generous efSearch.
 APPROX_THRESHOLD = 300_000
-APPROX_FACTORY = "HNSW32,Flat"
+# Vectors stored as float16 in the HNSW graph: half the memory (326,668 passages: 324 instead of 563 MiB) for the
+# same neighbours: recall@10 against exact search 0.833 (fp16) vs 0.826 (fp32) at efSearch 256, 326,668 passages
+# (the statute archive's count) of DERIVED vectors, 200 real query vectors; search 1.6 vs 1.3 ms.
+APPROX_FACTORY = "HNSW32,SQfp16"
 EXACT_FACTORY = "Flat"
 SELECTOR_CACHE = 32  # filter masks whose faiss selector is kept (the default mask is asked for on every query)
 
@@ -49,6 +52,8 @@ class DenseBackend(Backend):
         index = faiss.index_factory(vectors.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
         if factory.startswith("HNSW"):
             index.hnsw.efConstruction = 80
+        if not index.is_trained:  # a scalar quantiser learns its range (float16: nothing to learn, but asked)
+            index.train(vectors)
         index.add(vectors)
         return cls(index, passage_rows.astype(np.int32), factory)
 
