@@ -2,7 +2,7 @@
 
 A question typed in hiragana (no kana-kanji conversion on a phone, or a reading someone was told) shares no word
 with the documents. The build collects the reading of every content word the corpus uses (養育 → ヨウイク); a
-hiragana run of the query is then segmented greedily into the longest readings the lexicon knows, and the words
+hiragana run of the query is then segmented into the readings the lexicon knows (``convert``), and the words
 found are added to the query, for BM25 and for the embedding. Conversion is limited to the corpus's vocabulary, so
 it cannot invent a topic the documents do not speak of; where a reading has several words, the most frequent wins.
 """
@@ -21,6 +21,7 @@ from index.tokenizer import Tokenizer
 
 FILE = "kana_lexicon.json"
 MIN_READING = 2  # a one-kana reading (は, を) would match everywhere
+MIN_QUERY_READING = 3  # see KanaLexicon.convert
 _HIRAGANA_RUN = re.compile(r"[ぁ-ゖー]{3,}")
 _CONTENT_POS = ("名詞", "動詞", "形容詞", "形状詞")
 
@@ -58,19 +59,34 @@ class KanaLexicon:
         return cls(words, max((len(r) for r in words), default=0))
 
     def convert(self, query: str) -> list[str]:
-        """Corpus words read in the query's hiragana runs (longest match first, left to right)."""
+        """Corpus words read in the query's hiragana runs, in order.
+
+        Each run is segmented into the known readings that explain most of it (dynamic programming: a word of n kana
+        scores n - 1, so fewer, longer words win over a string of short ones; kana no reading explains are skipped).
+        Readings shorter than MIN_QUERY_READING are not matched: folded two-kana readings matched sentence endings
+        (「ですか」 → 図画 once voicing is folded). Against the greedy longest-first match it replaced, on our own
+        hiragana questions (5-fold CV, eval/train.py): R@1 0.625 -> 0.792, all questions 0.762 -> 0.779."""
         out: list[str] = []
         for run in _HIRAGANA_RUN.findall(query):
             s = fold_kana(run)
-            i = 0
-            while i < len(s):
-                for n in range(min(self.longest, len(s) - i), MIN_READING - 1, -1):
-                    word = self.words.get(s[i:i + n])
-                    if word is not None:
-                        out.append(word)
-                        i += n
-                        break
-                else:
-                    i += 1
+            n = len(s)
+            best: list[float | None] = [0.0] + [None] * n  # best score of a segmentation of s[:i]
+            back: list[tuple[int, str | None]] = [(0, None)] * (n + 1)
+            for i in range(n):
+                score = best[i]
+                if score is None:
+                    continue
+                if best[i + 1] is None or score > best[i + 1]:  # type: ignore[operator]
+                    best[i + 1], back[i + 1] = score, (i, None)  # s[i] left unexplained
+                for m in range(MIN_QUERY_READING, min(self.longest, n - i) + 1):
+                    word = self.words.get(s[i:i + m])
+                    if word is not None and (best[i + m] is None or score + m - 1 > best[i + m]):  # type: ignore[operator]
+                        best[i + m], back[i + m] = score + m - 1, (i, word)
+            words: list[str] = []
+            j = n
+            while j > 0:
+                j, word = back[j]
+                if word is not None:
+                    words.append(word)
+            out.extend(reversed(words))
         return out
-

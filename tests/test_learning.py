@@ -76,3 +76,15 @@ def test_kana_lexicon_converts_hiragana_to_corpus_words() -> None:
     assert lex.convert("よういくいりょうもたいしょう？") == ["養育", "医療", "対象"]
     assert "概算" in lex.convert("がいさんばらいはできますか")
     assert lex.convert("補助率はいくらですか") == []  # no hiragana run that reads as a corpus word
+
+
+def test_kana_segmentation_prefers_the_reading_that_explains_the_run() -> None:
+    # Readings by hand (folded: small kana and voicing): イリヨウ 医療, イリヨウヒ 医療費, ヒシヨ 秘書, シヨセイ 助成,
+    # and ウヒ, a made-up two-kana decoy.
+    lex = KanaLexicon({"イリヨウ": "医療", "イリヨウヒ": "医療費", "ヒシヨ": "秘書", "シヨセイ": "助成",
+                       "ウヒ": "雨費"}, 5)
+    assert lex.convert("いりょうひじょせいはたいしょう") == ["医療費", "助成"]
+    # 「いりょうひしょ」: 医療 + 秘書 (3 + 2 points) beats 医療費 alone (4 points) and leaves nothing unexplained
+    assert lex.convert("いりょうひしょ") == ["医療", "秘書"]
+    # a two-kana reading is never matched on its own (ウヒ), though the lexicon knows it
+    assert lex.convert("あうひあ") == []
