@@ -147,7 +147,7 @@ class KeywordBackend(Backend):
 
     def rank(self, query: Any, allowed: np.ndarray | None, k: int) -> list[tuple[int, float]]:
         s = self.scores(query)
-        if allowed is not None:
+        if allowed is not None and not allowed.all():  # all() is ~3 µs; np.where ~70 µs at 144k rows
             s = np.where(allowed, s, 0.0)
         k = min(k, len(s))
         if k <= 0:
