@@ -255,15 +255,11 @@ def test_bad_law_files_are_refused_naming_the_file(tmp_path: Path, name: str, ma
 # -- search: the kind filter and the article people ask about --------------------------------------------------------
 
 @pytest.mark.slow
-def test_kind_law_filter_and_results_say_their_kind(tmp_path: Path) -> None:
-    from index.build import BuildConfig, build_index
-    from index.search import SearchFilters, Searcher
-    from ingest.pipeline import ingest_bundled
+def test_kind_law_filter_and_results_say_their_kind(searcher) -> None:  # type: ignore[no-untyped-def]
+    """On the session's index of the bundled corpus (documents and statutes), its keyword side (mode bm25)."""
+    from index.search import SearchFilters
 
-    store = Store(tmp_path)
-    ingest_bundled(store)
-    build_index(tmp_path, BuildConfig(dense=False))
-    s = Searcher.load(tmp_path)
+    s = searcher
     r = s.search("指定難病の支給認定の申請", k=10, filters=SearchFilters(kind="law"), mode="bm25")
     assert r.hits and {h.doc_kind for h in r.hits} == {"law"}
     assert "難病法 第6条" in [h.citation for h in r.hits[:5]]
