@@ -142,7 +142,8 @@ def build_index(data_dir: Path, config: BuildConfig = BuildConfig(), progress: P
             vectors = cache.embed(passage_texts, embedder.encode_passages,
                                   (lambda done, total: progress("embed", done, total)) if progress else None)
             dense = DenseBackend.build(vectors, np.asarray(passage_rows, dtype=np.int32), config.faiss_factory)
-            manifest_dense = dense.save(tmp)
+            # distinct passage texts embedded by this build, and those its embedding cache already held
+            manifest_dense = {**dense.save(tmp), "embedded": cache.computed, "cached": cache.reused}
             model_info = {"name": embedder.name, "dim": embedder.dim, "backend": embedder.backend,
                           "query_prompt": embedder.query_prompt, "passage_prompt": embedder.passage_prompt}
             timings["dense_s"] = time.perf_counter() - t0

@@ -59,6 +59,8 @@ class EmbeddingCache:
                     self.index[k] = i  # a key saved twice (a merge cut short) keeps its last copy
                     i += 1
 
+        # distinct texts the last ``embed`` had to encode, and those it found here
+        self.computed = self.reused = 0
     def _shards(self) -> list[Path]:
         return sorted(self.dir.glob("shard-*.npz")) if self.dir.is_dir() else []
 
@@ -67,6 +69,8 @@ class EmbeddingCache:
         """Vectors of ``texts`` in order; the missing ones are encoded CHUNK at a time and saved after each chunk."""
         keys = [_key(t) for t in texts]
         missing = sorted({k: t for k, t in zip(keys, texts) if k not in self.index}.items())
+        self.computed = len(missing)
+        self.reused = len(set(keys)) - len(missing)
         if missing:
             self._remove_temp_files()
             for start in range(0, len(missing), CHUNK):

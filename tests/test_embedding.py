@@ -515,12 +515,14 @@ def test_embedding_cache_resumes_a_killed_build(tmp_path: Path, monkeypatch: pyt
         embed_cache.EmbeddingCache(tmp_path, "m", 8).embed(texts, fake)
     assert state["encoded"] == 4
     state.update(calls=0, kill_at=-1, encoded=0)
-    out = embed_cache.EmbeddingCache(tmp_path, "m", 8).embed(texts, fake)
-    assert state["encoded"] == 6  # the first chunk was kept
+    resumed = embed_cache.EmbeddingCache(tmp_path, "m", 8)
+    out = resumed.embed(texts, fake)
+    assert state["encoded"] == 6 == resumed.computed and resumed.reused == 4  # the first chunk was kept
     assert out[:, 0].tolist() == [float(i) for i in range(10)]
     state["encoded"] = 0
-    again = embed_cache.EmbeddingCache(tmp_path, "m", 8).embed(texts[::-1], fake)
-    assert state["encoded"] == 0 and again[:, 0].tolist() == [float(i) for i in range(9, -1, -1)]
+    cached = embed_cache.EmbeddingCache(tmp_path, "m", 8)
+    again = cached.embed(texts[::-1], fake)
+    assert state["encoded"] == 0 == cached.computed and cached.reused == 10 and again[:, 0].tolist() == [float(i) for i in range(9, -1, -1)]
 
 
 def test_embedding_cache_merges_shards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

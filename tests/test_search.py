@@ -25,7 +25,10 @@ def test_manifest_records_the_build(built_data_dir: Path) -> None:
     assert m["tokenizer"]["fugashi"] and m["tokenizer"]["unidic-lite"]
     # five subsidy documents (the Q&A in two editions) and the seven statutes they cite
     assert m["counts"]["documents"] == 12 and m["counts"]["editions"] == 13
-    for f in ("bm25", "dense.faiss", "rows.jsonl", "clauses.jsonl", "documents.json"):
+    # a fresh data directory: every distinct passage text was embedded by this build (a rebuild finds them cached)
+    assert m["dense"]["cached"] == 0 and 0.9 * m["dense"]["passages"] < m["dense"]["embedded"] <= m["dense"]["passages"]
+    assert m["row_facts"]["rows"] == m["counts"]["rows"]
+    for f in ("bm25", "dense.faiss", "rows.jsonl", "clauses.jsonl", "documents.json", "rowfacts.json"):
         assert (current_build(built_data_dir) / f).exists()
     assert not list((built_data_dir / "index" / "builds").glob(".tmp-*"))
 
