@@ -8,6 +8,7 @@ NOGIL_ROWS rows or more does its sums in a numba kernel that releases the GIL (`
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ class SavedScores:
         return scores
 
 
+@functools.cache  # one compiled function for every field and index of the process
 def _nogil_kernel() -> Any:
     """The sums of ``get_scores_from_ids`` compiled by numba (it comes with ranx) to run without the GIL: np.add.at
     holds it, ~3 ms a query over the statute archive's 144,492 rows (a query's kana bigrams add ~1.9M postings), so
