@@ -61,6 +61,7 @@ class EmbeddingCache:
 
         # distinct texts the last ``embed`` had to encode, and those it found here
         self.computed = self.reused = 0
+
     def _shards(self) -> list[Path]:
         return sorted(self.dir.glob("shard-*.npz")) if self.dir.is_dir() else []
 

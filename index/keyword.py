@@ -83,7 +83,8 @@ def _nogil_kernel() -> Any:
         log.warning("numba not available (%s): BM25 sums hold the GIL", exc)
         return None
 
-    @numba.njit(nogil=True, cache=True)
+    # boundscheck: a damaged index raises IndexError, as np.add.at does, instead of writing outside ``scores``
+    @numba.njit(nogil=True, cache=True, boundscheck=True)
     def accumulate(scores, data, indices, starts, ends):  # type: ignore[no-untyped-def]
         for i in range(len(starts)):
             for j in range(starts[i], ends[i]):

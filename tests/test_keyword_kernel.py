@@ -35,3 +35,10 @@ def test_kernel_sums_equal_add_at(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert np.array_equal(a, b)
         assert plain.rank(query, None, 10) == compiled.rank(query, None, 10)
     assert compiled.scores(["not-a-word"]).sum() == 0
+
+
+def test_kernel_refuses_a_damaged_posting_list() -> None:
+    kernel = keyword._nogil_kernel()
+    scores = np.zeros(3, dtype=np.float32)
+    with pytest.raises(IndexError):  # a row beyond the index, as np.add.at would refuse it
+        kernel(scores, np.ones(2, np.float32), np.array([1, 7], np.int32), np.array([0]), np.array([2]))
