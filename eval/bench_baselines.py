@@ -26,7 +26,7 @@ import faiss
 import numpy as np
 
 from corpus.textnorm import fold
-from index.dense import APPROX_FACTORY, DenseBackend
+from index.dense import APPROX_FACTORY, EF_CONSTRUCTION, DenseBackend
 from index.keyword import KeywordBackend
 
 _WORD = re.compile(r"\w+")
@@ -105,7 +105,7 @@ class Fts5Trigram:
 
 
 def faiss_exact_vs_hnsw(vectors: np.ndarray, queries: np.ndarray, hnsw_index: faiss.Index | None = None,
-                        ef_values: tuple[int, ...] = (16, 32, 64, 128, 256, 512), k: int = 10,
+                        ef_values: tuple[int, ...] = (16, 32, 64, 128, 256, 512, 1024), k: int = 10,
                         hnsw_build_s: float | None = None, passage_rows: np.ndarray | None = None,
                         want: int = 200) -> dict[str, Any]:
     """Exact inner-product search against HNSW on the same vectors: build time, memory, per-query latency, the
@@ -156,7 +156,7 @@ def faiss_exact_vs_hnsw(vectors: np.ndarray, queries: np.ndarray, hnsw_index: fa
         "passages": int(vectors.shape[0]), "dim": int(vectors.shape[1]), "queries": int(len(queries)), "k": k,
         "exact": {"factory": "Flat", "build_s": round(flat_build, 3), **_lat(exact_lat),
                   "bytes": int(vectors.nbytes)},
-        "hnsw": {"factory": APPROX_FACTORY, "efConstruction": 80,
+        "hnsw": {"factory": APPROX_FACTORY, "efConstruction": EF_CONSTRUCTION,
                  "build_s": round(hnsw_build_s, 3) if hnsw_build_s is not None else None,
                  "bytes": _index_bytes(hnsw_index), "by_efSearch": []},
     }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from index.dense import EF_SEARCH
+
 TARGETS = {
     "hybrid_p95_ms": 30.0,  # at 100k, including the query embedding
     "api_qps": 100.0,
@@ -116,7 +118,7 @@ def tables(out: dict[str, Any]) -> str:
                   f"{fx['exact']['p99_ms']} | {fx['exact']['build_s']} | {_mb(fx['exact']['bytes'])} |"]
         for r in fx["hnsw"]["by_efSearch"]:
             cl = (f"{r['clause_recall@10']:.3f} / {r['clause_recall@50']:.3f}" if "clause_recall@10" in r else "-")
-            lines.append(f"| {fx['hnsw']['factory']} | {r['efSearch']}{' (regkb)' if r['efSearch'] == 256 else ''} | "
+            lines.append(f"| {fx['hnsw']['factory']} | {r['efSearch']}{' (regkb)' if r['efSearch'] == EF_SEARCH else ''} | "
                          f"{r['recall@10']:.3f} | {r['top10_mean_cosine_gap']} | {cl} | {r['p50_ms']} | {r['p95_ms']} | "
                          f"{r['p99_ms']} | {fx['hnsw']['build_s']} | {_mb(fx['hnsw']['bytes'])} |")
     ing = out.get("ingest")
