@@ -21,8 +21,9 @@ QUERY_CACHE_SIZE = 1024
 PASSAGE_BATCH = 32
 # A build's passages go in batches of about this many tokens (texts × longest text): short passages in large
 # batches, long ones in small. Against fixed batches of 32: 1.3× the passages per second in bf16 on this corpus
-# (eval/bench_query_path.py); larger budgets fall out of the CPU caches and get slower again.
-PASSAGE_TOKENS = 8192
+# (eval/bench_query_path.py). 4,096 against 8,192, taking turns on 512 passages, three rounds each: bf16 +6 % (statute
+# passages 99-107 vs 94-101 /s, bundled 82-85 vs 79-80), int8 ONNX +9 % (53 vs 48, 43 vs 40); 2,048 was slower again.
+PASSAGE_TOKENS = 4096
 MAX_PASSAGE_BATCH = 256
 BACKENDS = ("auto", "onnx-int8", "onnx-fp32", "torch", "torch-bf16")
 
