@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
-from index.dense import APPROX_FACTORY, EXACT_FACTORY, DenseBackend, factory_for
+from index.dense import APPROX_FACTORY, EF_SEARCH, EXACT_FACTORY, DenseBackend, factory_for
 
 
 def _vectors(n: int, dim: int = 32, seed: int = 3) -> np.ndarray:
@@ -24,6 +25,8 @@ def test_rows_of_the_nearest_passages_after_a_round_trip(tmp_path: Path, factory
     meta = built.save(tmp_path)
     assert meta["factory"] == factory and meta["passages"] == 3000
     dense = DenseBackend.load(tmp_path, factory)
+    if factory == APPROX_FACTORY:  # searched as wide as measured on real vectors (index/dense.py)
+        assert faiss.downcast_index(dense.index).hnsw.efSearch == EF_SEARCH
     query = vectors[1234] + 0.05 * _vectors(1, seed=9)[0]
     query /= np.linalg.norm(query)
     exact = rows[np.argsort(-(vectors @ query))]
