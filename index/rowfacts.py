@@ -36,6 +36,12 @@ _DIGIT = re.compile(r"\d")
 FORMAT = 1
 
 
+def parent_flags(rows: Sequence[Clause]) -> np.ndarray:
+    """Per row: whether another row's parent section names it in its edition (a Q&A group, a 要綱 list item's parent)."""
+    parents = {(c.doc_id, c.edition, c.parent) for c in rows if c.parent}
+    return np.array([(c.doc_id, c.edition, c.section) in parents for c in rows], dtype=bool)
+
+
 class RowFacts:
     """Per-row facts the features need: loaded from the build (``load``), or computed on first use and kept (a build
     never changes).
@@ -54,10 +60,7 @@ class RowFacts:
         at load is what index/clausefile.py avoids)."""
         self.rows = rows
         self.row_kind = row_kind
-        if is_parent is None:
-            parents = {(c.doc_id, c.edition, c.parent) for c in rows if c.parent}
-            is_parent = np.array([(c.doc_id, c.edition, c.section) in parents for c in rows], dtype=bool)
-        self.is_parent = is_parent
+        self.is_parent = parent_flags(rows) if is_parent is None else is_parent
         self.is_law = np.asarray(row_kind == "law", dtype=bool)
         self._cue_bits = np.zeros(len(rows), dtype=np.uint8)
         self._runs: dict[int, str] = {}

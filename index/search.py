@@ -37,7 +37,7 @@ from index.dense import DenseBackend
 from index.embedding.base import EncoderConfig
 from index.embedding.model import model_key
 from index.features import Candidates, Retrieved, candidates, confidence_vector
-from index.rowfacts import RowFacts
+from index.rowfacts import RowFacts, parent_flags
 from index.fusion import convex_fusion, rrf_fusion
 from index.kana_lexicon import KanaLexicon
 from index.keyword import KeywordBackend
@@ -516,11 +516,9 @@ class RowArrays:
 
     @classmethod
     def of_clauses(cls, rows: Sequence[Clause], corpus: Corpus) -> RowArrays:
-        parents = {(c.doc_id, c.edition, c.parent) for c in rows if c.parent}
         return cls(doc=np.array([c.doc_id for c in rows], dtype=object),
                    kind=np.array([corpus.get(c.doc_id, c.edition).document.kind for c in rows], dtype=object),
-                   edition=np.array([c.edition for c in rows], dtype=np.int32),
-                   is_parent=np.array([(c.doc_id, c.edition, c.section) in parents for c in rows], dtype=bool))
+                   edition=np.array([c.edition for c in rows], dtype=np.int32), is_parent=parent_flags(rows))
 
 
 def _filters_json(filters: SearchFilters) -> dict[str, Any]:
