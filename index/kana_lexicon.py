@@ -10,6 +10,7 @@ it cannot invent a topic the documents do not speak of; where a reading has seve
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -70,17 +71,15 @@ class KanaLexicon:
         for run in _HIRAGANA_RUN.findall(query):
             s = fold_kana(run)
             n = len(s)
-            best: list[float | None] = [0.0] + [None] * n  # best score of a segmentation of s[:i]
+            best = [0.0] + [-math.inf] * n  # best score of a segmentation of s[:i] (every i is reached)
             back: list[tuple[int, str | None]] = [(0, None)] * (n + 1)
             for i in range(n):
                 score = best[i]
-                if score is None:
-                    continue
-                if best[i + 1] is None or score > best[i + 1]:  # type: ignore[operator]
+                if score > best[i + 1]:
                     best[i + 1], back[i + 1] = score, (i, None)  # s[i] left unexplained
                 for m in range(MIN_QUERY_READING, min(self.longest, n - i) + 1):
                     word = self.words.get(s[i:i + m])
-                    if word is not None and (best[i + m] is None or score + m - 1 > best[i + m]):  # type: ignore[operator]
+                    if word is not None and score + m - 1 > best[i + m]:
                         best[i + m], back[i + m] = score + m - 1, (i, word)
             words: list[str] = []
             j = n
