@@ -70,6 +70,9 @@ class SearchResponse(BaseModel):
                                      '"out_of_scope" (the documents do not cover the question)')
     as_of_excluded: list[AsOfExcluded] = Field(default_factory=list, description="with as_of: the documents left "
                                                "out (undated, or not issued yet on that date)")
+    unresolved_citations: list[str] = Field(default_factory=list, description="citations typed in the query that "
+                                            "the corpus does not have (「Q&A 9-9」, 「…法施行令第8条」), as typed; "
+                                            "the verdict is then out_of_scope")
     mode: str
     method: str = Field(description="learned | rrf | convex | bm25 | dense")
     fusion: dict[str, Any]

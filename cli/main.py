@@ -274,6 +274,8 @@ def search(
     for d, why in left_out:
         reason = "日付なしのため、この日に有効だったか分かりません" if why == "undated" else "この日より後に発行されました"
         typer.echo(f"（基準日 {when}：「{d.title}」は検索に含めていません — {reason}）")
+    for c in result.unresolved_citations:
+        typer.echo(f"（「{c}」は収録した文書にありません。番号・法令名をご確認ください）")
     if not result.confident:
         typer.echo("（確信度低）この質問に直接答える条項は見つかりませんでした。参考までに近い条項を示します。\n")
     for i, h in enumerate(result.hits, start=1):

@@ -77,7 +77,10 @@ _BRANCH = rf"(?:の{_NUM})*"
 _ARTICLE = rf"第?({_NUM})条?({_BRANCH})"
 _SECTION_RE = re.compile(
     rf"^(附則(?:\([^)]*\))?)?(?:{_ARTICLE})?(?:第?({_NUM})項)?(?:第?({_NUM})号({_BRANCH}))?$")
-_TABLE_RE = re.compile(rf"^別表(?:第({_NUM}))?(?:の?({_NUM}({_BRANCH}))の項)?$")
+# 「別表第一の四十の項」: table 1, row 40; 「別表第70の項」: row 70 of the only table (a table number is never followed
+# directly by 「の項」, nor cut inside a number)
+_TABLE_NUMBER = rf"第({_NUM})(?![\d{KANJI_NUM}]|の項)"
+_TABLE_RE = re.compile(rf"^別表(?:{_TABLE_NUMBER})?(?:の?第?({_NUM}({_BRANCH}))の項)?$")
 _SPACES = re.compile(r"[\s\u3000]+")
 
 
@@ -171,7 +174,7 @@ def fold_name(name: str) -> str:
 _PAREN = re.compile(r"\([^()]{0,60}\)")
 _AFTER = re.compile(
     rf"(?:の)?(?:"
-    rf"(?P<table>別表(?:第{_NUM})?(?:の?{_NUM}{_BRANCH}の項)?)"
+    rf"(?P<table>別表(?:第{_NUM}(?![\d{KANJI_NUM}]|の項))?(?:の?第?{_NUM}{_BRANCH}の項)?)"
     rf"|(?P<suppl>附則)?(?P<art>第?{_NUM}条{_BRANCH}(?:第?{_NUM}項)?(?:第?{_NUM}号{_BRANCH})?)"
     rf")")
 
@@ -206,18 +209,42 @@ def _pattern_for(names: Mapping[str, str]) -> tuple[re.Pattern[str] | None, dict
     return hit
 
 
+# A law's name followed by one of these names another law (its cabinet order, its ministerial rules, an amending
+# act): 「学校保健安全法施行令第8条」 is not 学校保健安全法 第8条. When that law is itself known, its own longer name
+# matches first (the names are tried longest first).
+_SUBORDINATE = re.compile(r"施行令|施行規則|施行細則|施行規程|施行法|(?:等)?の一部を改正する(?:法律|政令|省令)")
+
+
+def subordinate_laws(text: str, names: Mapping[str, str]) -> list[str]:
+    """The laws ``text`` names by a known law's name and a suffix that makes it another law, which ``names`` does not
+    know: 「学校保健安全法施行令第8条」 -> ["学校保健安全法施行令"]."""
+    pattern, _ = _pattern_for(names)
+    if pattern is None or not text:
+        return []
+    folded, _ = _fold_with_offsets(text)
+    out = []
+    for m in pattern.finditer(folded):
+        sub = _SUBORDINATE.match(folded, m.end())
+        if sub:
+            out.append(m.group() + sub.group())
+    return list(dict.fromkeys(out))
+
+
 def find_law_citations(text: str, names: Mapping[str, str]) -> list[LawCitation]:
     """Every law named in ``text`` (by a full title or short name, a key of ``names`` mapping to its law id), with
     the section cited right after the name, if any: 「母子保健法 第20条」, 「難病法6条」, 「児童福祉法第十九条の二」,
     「マイナンバー法の別表の40の項」, 「番号法第9条第2項」, 「…に関する法律（平成25年法律第27号）第９条第２項」.
 
-    Width, spaces and line breaks do not matter; offsets point into the original ``text``."""
+    Width, spaces and line breaks do not matter; offsets point into the original ``text``. A name followed by
+    施行令, 施行規則 … is not cited (another law: ``subordinate_laws``)."""
     pattern, by_folded = _pattern_for(names)
     if pattern is None or not text:
         return []
     folded, offsets = _fold_with_offsets(text)
     out: list[LawCitation] = []
     for m in pattern.finditer(folded):
+        if _SUBORDINATE.match(folded, m.end()):
+            continue  # another law: see subordinate_laws
         law_id = by_folded[m.group()]
         pos = m.end()
         paren = _PAREN.match(folded, pos)  # 「（平成25年法律第27号）」 or 「（以下「番号法」という。）」

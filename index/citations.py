@@ -31,7 +31,7 @@ _KATA = "アイウエオカキクケコサシスセソタチツテトナニヌ�
 _DASH = r"[-‐‑‒–—―ー−]"
 _QA = re.compile(rf"(?<![\d./\-])(\d{{1,2}})\s*(?:{_DASH}|の)\s*(\d{{1,2}})(?![\d./]|\s*{_DASH}\s*\d)")
 _YOUKOU = re.compile(rf"(?<![\d./\-])第?\s*(\d{{1,2}})\s*(?:\(\s*(\d{{1,2}})\s*\))?\s*(?:\(?\s*([{_KATA}])\s*\)?)?"
-                     rf"(?![\d{_KATA}]|\s*[年月日円万億%件ヶか日時])")
+                     rf"(?![\d{_KATA}]|\s*[年月日円万億%件ヶか日時つ個点回人名歳割倍種制])")
 _PAGE = re.compile(r"(?:p\.?|ページ|頁|スライド|slide)\s*(\d{1,3})(?!\d)|(\d{1,3})\s*(?:ページ|頁|枚目|p)(?![a-z])")
 _EDITION = re.compile(r"第\s*(\d{1,2})\s*版")
 
@@ -156,6 +156,40 @@ class CitationResolver:
         # Longest citation text first: 「4(1)ア」 over a stray 「4」 elsewhere in the query.
         found.sort(key=lambda c: -(c.end - c.start))
         return found
+
+    def unresolved(self, query: str) -> list[str]:
+        """Citations in the query that name a document or statute of the corpus but a section it does not have
+        (「Q&A 9-9」「母子保健法第99条」), or another law under a known law's name (「学校保健安全法施行令第8条」):
+        whatever the ranking returns for them, it is not what was asked. The text as typed, in query order.
+
+        Only unmistakable section forms count — 「9-9」, 「第12」, 「4(9)」, 「p40」 — not a bare number after 要綱,
+        which is as often a count (「要綱の3つの要件」)."""
+        q = fold_query(query)
+        m = _EDITION.search(q)
+        edition = int(m.group(1)) if m else None
+        shown = query if len(query) == len(q) else q  # as typed, where folding kept the offsets
+        missing: dict[tuple[int, int], int] = {}  # span of a section form -> start of the document's name
+        found: set[tuple[int, int]] = set()
+        for doc_id, start, _ in self._named_docs(q):  # several when a name fits more than one (「資料」)
+            kind = self.corpus.get(doc_id).document.kind
+            for section, s, e in self._candidates(q, [kind]):
+                if kind == "youkou" and not (re.search(r"[(" + _KATA + "]", section) or q[s] == "第"):
+                    continue
+                if any(self._clause(doc_id, section, ed) is not None for ed in self._editions(doc_id, edition)):
+                    found.add((s, e))
+                else:
+                    missing.setdefault((s, e), start)
+        # with the document's name when it is near the section form
+        out = [(s, shown[start if 0 <= s - start <= 8 else s:e].strip())
+               for (s, e), start in missing.items() if (s, e) not in found]
+        if self.law_names:
+            from corpus.lawcite import find_law_citations, subordinate_laws
+
+            for cite in find_law_citations(query, self.law_names):
+                if cite.section is not None and self._nearest_law_clause(cite.law_id, cite.section) is None:
+                    out.append((cite.start, query[cite.start:cite.end]))
+            out += [(query.find(name), name) for name in subordinate_laws(query, self.law_names)]
+        return list(dict.fromkeys(text for _, text in sorted(out)))
 
     def _law_citations(self, query: str) -> list[CitedClause]:
         if not self.law_names:

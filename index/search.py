@@ -57,6 +57,8 @@ CANDIDATES = 50  # per system, before fusion
 MASK_CACHE = 64  # filter masks kept per loaded build (the corpus of a build never changes)
 ANSWER_CACHE = 4096  # answer lines kept per loaded build (a clause's answer line never changes; ~1 MiB)
 CITED_PROBABILITY = 0.99  # a clause the query names by number and that exists is what the user asked for
+# A query citing a clause the corpus does not have (「Q&A 9-9」, 「…法施行令第8条」): no hit is what was asked for.
+UNRESOLVED_PROBABILITY = 0.02
 
 # The two libraries that keep native state per thread run on one dedicated thread each (per process): the query
 # embedding (the model's own thread, index.embedding.batcher, which also micro-batches concurrent queries) and the
@@ -146,6 +148,8 @@ class SearchResult:
     fusion: dict[str, Any]
     filters: dict[str, Any]
     took_ms: float
+    # Citations typed in the query that the corpus does not have (CitationResolver.unresolved), as typed.
+    unresolved_citations: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {**{k: v for k, v in asdict(self).items() if k != "hits"}, "hits": [h.to_json() for h in self.hits]}
@@ -365,13 +369,16 @@ class Searcher:
         conf = assess(tokens, bm25, dense, self.keyword)
         hits = self._hits([(row, fused[row]) for row in order], bm25, dense, terms, query)
         hits = self._with_citations(query, hits, filters, terms, k)
-        confident = (conf.confident or hits[0].cited) if hits else False
-        verdict = "answer" if confident else ("check" if hits and conf.coverage >= 0.5 else "out_of_scope")
+        unresolved = self._unresolved(query, hits)
+        confident = (conf.confident or hits[0].cited) and not unresolved if hits else False
+        verdict = "answer" if confident else ("check" if hits and conf.coverage >= 0.5 and not unresolved
+                                              else "out_of_scope")
         return SearchResult(
             query=query, hits=hits, confident=confident, confidence=conf.to_json(), mode=mode,
             probability=0.9 if confident else 0.2, verdict=verdict,  # type: ignore[arg-type]
             fusion=fusion.describe() if mode == "hybrid" else {"method": mode},
             filters=_filters_json(filters), took_ms=round((time.perf_counter() - started) * 1000, 2),
+            unresolved_citations=unresolved,
         )
 
     # -- the learned hybrid ----------------------------------------------------------------------------------------
@@ -417,6 +424,9 @@ class Searcher:
         hits = self._with_citations(query, hits, filters, terms, k)
         if hits and hits[0].cited:
             probability = max(probability, CITED_PROBABILITY)
+        unresolved = self._unresolved(query, hits)
+        if unresolved:
+            probability = min(probability, UNRESOLVED_PROBABILITY)
         verdict = self.calibration.verdict(probability) if hits else "out_of_scope"
         conf = {name: round(float(v), 4) for name, v in zip(self.calibration.features, z)}
         return SearchResult(
@@ -424,7 +434,12 @@ class Searcher:
             probability=round(probability, 4), verdict=verdict,  # type: ignore[arg-type]
             fusion={"method": "learned", "model": self.ranker.info.get("name", "ranker")},
             filters=_filters_json(filters), took_ms=round((time.perf_counter() - started) * 1000, 2),
+            unresolved_citations=unresolved,
         )
+
+    def _unresolved(self, query: str, hits: list[Hit]) -> list[str]:
+        """The citations of the query the corpus lacks, unless another citation of it resolved (it leads)."""
+        return [] if hits and hits[0].cited else self.citations.unresolved(query)
 
     @property
     def citations(self) -> CitationResolver:

@@ -246,6 +246,16 @@ def test_search_page_low_confidence(client: TestClient) -> None:
     assert 'class="hits weak"' in r.text and '<li class="hit">' in r.text
 
 
+def test_a_citation_the_corpus_lacks_is_said_so(client: TestClient) -> None:
+    body = client.get("/search", params={"q": "Q&A 9-9"}).json()
+    assert body["unresolved_citations"] == ["Q&A 9-9"]
+    assert body["verdict"] == "out_of_scope" and not body["confident"] and body["answer"] is None
+    assert client.get("/search", params={"q": "Q&A 1-2"}).json()["unresolved_citations"] == []
+    page = client.get("/", params={"q": "Q&A 9-9"})
+    assert "「Q&amp;A 9-9」は収録した文書にありません" in page.text
+    assert_safe_html(page)
+
+
 @pytest.mark.parametrize(("params", "status", "message"), [
     ({"q": ""}, 200, "質問を入力してください。"),
     ({"q": "   "}, 200, "質問を入力してください。"),

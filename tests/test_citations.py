@@ -75,6 +75,36 @@ def test_things_that_are_not_citations(resolver: CitationResolver, query: str) -
     assert resolver.find(query) == []
 
 
+@pytest.mark.parametrize(("query", "unresolved"), [
+    ("Q&A 9-9", ["Q&A 9-9"]),
+    ("Ｑ＆Ａ ９－９の内容", ["Ｑ＆Ａ ９－９"]),      # as typed
+    ("要綱 4(3)ア", ["要綱 4(3)ア"]),
+    ("実施要綱の第15", ["実施要綱の第15"]),
+    ("説明資料 p99", ["説明資料 p99"]),
+    ("母子保健法第99条", ["母子保健法第99条"]),
+    ("学校保健安全法施行令第8条", ["学校保健安全法施行令"]),
+])
+def test_citations_of_clauses_the_corpus_lacks_are_reported(resolver: CitationResolver, query: str,
+                                                            unresolved: list[str]) -> None:
+    assert resolver.find(query) == []
+    assert resolver.unresolved(query) == unresolved
+
+
+@pytest.mark.parametrize("query", [
+    "Q&A 3-1", "母子保健法第20条", "番号法別表第70の項",
+    "説明資料 p5",                   # 「資料」 names the other slides too, which lack p5: one that has it resolves
+    "要綱の3つの要件",               # a count, not a section
+    "要綱で対象になる制度",           # no section at all
+    "補助率は1/2ですか",
+])
+def test_resolved_or_absent_citations_are_not_reported(resolver: CitationResolver, query: str) -> None:
+    assert resolver.unresolved(query) == []
+
+
+def test_a_count_after_the_document_name_is_not_a_section(resolver: CitationResolver) -> None:
+    assert resolver.find("要綱の3つの要件") == []
+
+
 def test_edition_that_does_not_exist_falls_back_to_the_latest(resolver: CitationResolver) -> None:
     (found, *_) = resolver.find("Q&A第5版 2-4")
     assert (found.clause.section, found.clause.edition) == ("2-4", 2)
@@ -89,6 +119,18 @@ def test_cited_clause_leads_the_search_confidently(searcher, query: str, doc: st
     assert (top.doc, top.section, top.edition) == (doc, section, edition)
     assert top.cited
     assert result.confident and result.verdict == "answer" and result.probability >= 0.95
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("query", "unresolved"), [("Q&A 9-9", ["Q&A 9-9"]),
+                                                    ("学校保健安全法施行令第8条", ["学校保健安全法施行令"])])
+def test_a_citation_the_corpus_lacks_is_never_answered(searcher, query: str,  # type: ignore[no-untyped-def]
+                                                       unresolved: list[str]) -> None:
+    # 「学校保健安全法施行令第8条」 once led with 学校保健安全法 第8条, confidently: the wrong law's article
+    result = searcher.search(query, k=5)
+    assert result.unresolved_citations == unresolved
+    assert not result.confident and result.verdict == "out_of_scope" and result.probability < 0.05
+    assert not any(h.cited for h in result.hits)
 
 
 @pytest.mark.slow

@@ -198,6 +198,12 @@ def test_the_query_limit_comes_from_the_settings(built_data_dir: Path) -> None:
     assert r.returncode == 0 and "「Q&A（第2版）2-9」" in r.stdout, r.stderr
 
 
+def test_search_says_when_a_cited_clause_does_not_exist(built_data_dir: Path) -> None:
+    r = bare_regkb("search", "Q&A 9-9", "--mode", "bm25", "--k", "1", "--data-dir", str(built_data_dir))
+    assert r.returncode == 0 and "（「Q&A 9-9」は収録した文書にありません。" in r.stdout, r.stderr
+    assert "（確信度低）" in r.stdout
+
+
 def test_build_prints_no_library_debug_lines(tmp_path: Path) -> None:
     """bm25s sets its own logger to DEBUG at import: `regkb build` (even with -v) shows none of it.
 

@@ -12,7 +12,7 @@ import pytest
 from corpus.collection import Corpus
 from corpus.errors import IngestError
 from corpus.lawcite import (LawCitation, find_law_citations, int_to_kanji, kanji_to_int, law_names,
-                            normalize_law_section)
+                            normalize_law_section, subordinate_laws)
 from corpus.refs import resolve_refs
 from corpus.store import Store
 from ingest.law_html import NotALaw, TruncatedLaw
@@ -61,6 +61,8 @@ def test_kanji_numerals_refuse_nonsense(bad: str) -> None:
     ("別表　４０の項", "別表40の項"),
     ("別表第一の四十の項", "別表第1の40の項"),
     ("別表", "別表"),
+    ("別表第70の項", "別表70の項"),            # a row of the only table, not table 7's row 0
+    ("別表第二", "別表第2"),
 ])
 def test_normalize_law_section(written: str, canonical: str) -> None:
     assert normalize_law_section(written) == canonical
@@ -84,6 +86,17 @@ def test_normalize_law_section_refuses_non_sections(bad: str) -> None:
 def test_find_law_citations(text: str, law: str, section: str, cited: str) -> None:
     [c] = find_law_citations(text, NAMES)
     assert (c.law_id, c.section, text[c.start:c.end]) == (law, section, cited)
+
+
+@pytest.mark.parametrize(("text", "other"), [
+    ("母子保健法施行令第8条", "母子保健法施行令"),
+    ("母子保健法施行規則 第7条の様式", "母子保健法施行規則"),
+    ("児童福祉法等の一部を改正する法律の附則", "児童福祉法等の一部を改正する法律"),
+])
+def test_a_known_name_with_a_suffix_names_another_law(text: str, other: str) -> None:
+    assert find_law_citations(text, NAMES) == []
+    assert subordinate_laws(text, NAMES) == [other]
+    assert subordinate_laws("母子保健法第20条の養育医療", NAMES) == []
 
 
 def test_find_law_citations_across_a_line_break_and_a_law_number() -> None:
