@@ -51,6 +51,14 @@ def fold_query(text: str) -> str:
     return t.replace("〜", "~").replace("、", " ").replace("，", " ")
 
 
+_FILLER = re.compile(r"について|とは|を?見せて|を?教えて|の内容|を表示|[\s、。，．,.？?！!「」()（）のはをにでがとへや]")
+
+
+def _says_more(query: str, start: int, end: int) -> bool:
+    """Whether the query has words besides the citation at [start, end) (particles and 「について」 do not count)."""
+    return bool(_FILLER.sub("", query[:start] + " " + query[end:]))
+
+
 # the last 項 or 号 of a statute section: 「第19条の2第1項第3号」 → 「第19条の2第1項」 → 「第19条の2」
 _LAST_LEVEL = re.compile(r"第\d+[項号]$")
 
@@ -201,9 +209,18 @@ class CitationResolver:
             if cite.section is None:
                 continue
             c = self._nearest_law_clause(cite.law_id, cite.section)
-            if c is not None:
-                out.append(CitedClause(c, cite.start, cite.end))
+            if c is None:
+                continue
+            if c.kind == "table" and self._has_rows(c) and _says_more(query, cite.start, cite.end):
+                # 「番号法の別表で難病法の特定医療費が載ってる項」 asks for a row; the whole table (hundreds of rows)
+                # is no answer: the ranking finds the row, the law's name still counting for it
+                continue
+            out.append(CitedClause(c, cite.start, cite.end))
         return out
+
+    def _has_rows(self, table: Clause) -> bool:
+        parsed = self.corpus.get(table.doc_id, table.edition)
+        return any(c.parent == table.section for c in parsed.clauses)
 
     def _nearest_law_clause(self, law_id: str, section: str) -> Clause | None:
         """The cited 条/項/号, or the nearest one above it that exists: a 号 the current text no longer has (or a

@@ -71,8 +71,10 @@ def clause_texts(parsed: ParsedDocument, config: ChunkConfig) -> Iterable[tuple[
     for c in parsed.clauses:
         if c.parent and c.heading:  # a law's paragraphs and items have no headings to add
             children.setdefault(c.parent, []).append(c.heading)
+    # a 別表's rows have no headings either: whether it has rows is whether any clause names it as parent
+    parents = {c.parent for c in parsed.clauses if c.parent}
     for c in parsed.clauses:
-        if not indexable(c, c.kind == "table" and c.section in children):
+        if not indexable(c, c.kind == "table" and c.section in parents):
             continue
         context = _context(parsed.document, c, by_section)
         kids = "\n".join(children.get(c.section, []))

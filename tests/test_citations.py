@@ -104,6 +104,20 @@ def test_resolved_or_absent_citations_are_not_reported(resolver: CitationResolve
     assert resolver.unresolved(query) == []
 
 
+@pytest.mark.parametrize(("query", "first"), [
+    ("マイナンバー法 別表", "別表"),
+    ("番号法の別表について", "別表"),
+    ("番号法の別表を見せて", "別表"),
+    ("マイナンバー法 別表 40の項", "別表40の項"),                      # the row itself
+    ("番号法の別表で難病法の特定医療費の支給が載ってる項", None),     # asks for a row: the ranking finds it
+    ("マイナンバー法 別表 学校保健安全法 医療に要する費用 援助", None),
+])
+def test_a_whole_table_is_cited_only_when_nothing_more_is_asked(resolver: CitationResolver, query: str,
+                                                               first: str | None) -> None:
+    found = resolver.find(query)
+    assert (found[0].clause.section if found else None) == first
+
+
 def test_a_count_after_the_document_name_is_not_a_section(resolver: CitationResolver) -> None:
     assert resolver.find("要綱の3つの要件") == []
 

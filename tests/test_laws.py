@@ -167,6 +167,20 @@ def test_markdown_table_rows() -> None:
     assert p.clause("第9条第2項").text.startswith("２　")  # type: ignore[union-attr]
 
 
+def test_a_table_with_rows_is_searched_by_row_even_when_rows_have_no_headings() -> None:
+    import dataclasses
+
+    from index.units import ChunkConfig, clause_texts
+
+    p = parse_law_path(MYNUMBER)
+    searched = [c.section for c, _, _ in clause_texts(p, ChunkConfig())]
+    assert "別表40の項" in searched and "別表" not in searched
+    bare = dataclasses.replace(p, clauses=tuple(dataclasses.replace(c, heading="") if c.kind == "table_row" else c
+                                                for c in p.clauses))
+    searched = [c.section for c, _, _ in clause_texts(bare, ChunkConfig())]
+    assert "別表40の項" in searched and "別表" not in searched
+
+
 # -- the bundled corpus: references both ways ----------------------------------------------------------------------
 
 def test_bundled_laws_and_references_both_ways(bundled_store: Store) -> None:
