@@ -30,7 +30,9 @@ _KATA = "アイウエオカキクケコサシスセソタチツテトナニヌ�
 
 _DASH = r"[-‐‑‒–—―ー−]"
 _QA = re.compile(rf"(?<![\d./\-])(\d{{1,2}})\s*(?:{_DASH}|の)\s*(\d{{1,2}})(?![\d./]|\s*{_DASH}\s*\d)")
-_YOUKOU = re.compile(rf"(?<![\d./\-])第?\s*(\d{{1,2}})\s*(?:\(\s*(\d{{1,2}})\s*\))?\s*(?:\(?\s*([{_KATA}])\s*\)?)?"
+# 「4(2)エ」, also 「第4の(2)のエ」, 「4-(2)-エ」, 「4(1)の ケ」: the levels may be joined by の or a dash
+_YOUKOU = re.compile(rf"(?<![\d./\-])第?\s*(\d{{1,2}})\s*(?:(?:の|{_DASH})?\s*\(\s*(\d{{1,2}})\s*\))?"
+                     rf"\s*(?:(?:の|{_DASH})?\s*\(?\s*([{_KATA}])\s*\)?)?"
                      rf"(?![\d{_KATA}]|\s*[年月日円万億%件ヶか日時つ個点回人名歳割倍種制])")
 _PAGE = re.compile(r"(?:p\.?|ページ|頁|スライド|slide)\s*(\d{1,3})(?!\d)|(\d{1,3})\s*(?:ページ|頁|枚目|p)(?![a-z])")
 _EDITION = re.compile(r"第\s*(\d{1,2})\s*版")
@@ -45,9 +47,13 @@ class CitedClause:
     end: int
 
 
+_NUMBER_MARK = re.compile(r"(?<![a-z])no\.?\s*(?=\d)")
+
+
 def fold_query(text: str) -> str:
     """NFKC, lower case, and the Japanese ways of writing the same marks: 「Ｑ＆Ａ２－５」 -> 「q&a2-5」."""
     t = unicodedata.normalize("NFKC", text).lower()
+    t = _NUMBER_MARK.sub(lambda m: " " * len(m.group()), t)  # 「Q&A No.2-5」: same length, offsets kept
     return t.replace("〜", "~").replace("、", " ").replace("，", " ")
 
 

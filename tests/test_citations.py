@@ -23,6 +23,13 @@ FORMS = [
     ("5ウ", "jisshi-youkou", "5ウ", 1),
     ("Ｑ＆Ａの２の１１", "hojokin-qa", "2-11", 2),
     ("令和7年度の要綱 4（１）ケ", "jisshi-youkou", "4(1)ケ", 1),
+    ("Q&A No.2-5", "hojokin-qa", "2-5", 2),
+    ("要綱第4の(2)のエ", "jisshi-youkou", "4(2)エ", 1),
+    ("要綱4-(2)-エ", "jisshi-youkou", "4(2)エ", 1),
+    ("要綱4(1)の ケ", "jisshi-youkou", "4(1)ケ", 1),
+    ("要綱４⑵エ", "jisshi-youkou", "4(2)エ", 1),
+    ("Q&A（第2版）3-3", "hojokin-qa", "3-3", 2),     # the citation as regkb prints it
+    ("PMH先行実施説明資料（令和5年度）p5", "pmh-senko-r5", "p5", 1),
 ]
 
 
