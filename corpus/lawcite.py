@@ -215,19 +215,19 @@ def _pattern_for(names: Mapping[str, str]) -> tuple[re.Pattern[str] | None, dict
 _SUBORDINATE = re.compile(r"施行令|施行規則|施行細則|施行規程|施行法|(?:等)?の一部を改正する(?:法律|政令|省令)")
 
 
-def subordinate_laws(text: str, names: Mapping[str, str]) -> list[str]:
-    """The laws ``text`` names by a known law's name and a suffix that makes it another law, which ``names`` does not
-    know: 「学校保健安全法施行令第8条」 -> ["学校保健安全法施行令"]."""
+def subordinate_laws(text: str, names: Mapping[str, str]) -> list[tuple[int, int]]:
+    """Where ``text`` names a law by a known law's name and a suffix that makes it another law, which ``names`` does
+    not know: 「学校保健安全法施行令第8条」 -> [(0, 10)] (「学校保健安全法施行令」), offsets into ``text``."""
     pattern, _ = _pattern_for(names)
     if pattern is None or not text:
         return []
-    folded, _ = _fold_with_offsets(text)
+    folded, offsets = _fold_with_offsets(text)
     out = []
     for m in pattern.finditer(folded):
         sub = _SUBORDINATE.match(folded, m.end())
         if sub:
-            out.append(m.group() + sub.group())
-    return list(dict.fromkeys(out))
+            out.append((offsets[m.start()], offsets[sub.end() - 1] + 1))
+    return out
 
 
 def find_law_citations(text: str, names: Mapping[str, str]) -> list[LawCitation]:

@@ -202,7 +202,7 @@ class CitationResolver:
             for cite in find_law_citations(query, self.law_names):
                 if cite.section is not None and self._nearest_law_clause(cite.law_id, cite.section) is None:
                     out.append((cite.start, query[cite.start:cite.end]))
-            out += [(query.find(name), name) for name in subordinate_laws(query, self.law_names)]
+            out += [(start, query[start:end]) for start, end in subordinate_laws(query, self.law_names)]
         return list(dict.fromkeys(text for _, text in sorted(out)))
 
     def _law_citations(self, query: str) -> list[CitedClause]:

@@ -91,11 +91,12 @@ def test_find_law_citations(text: str, law: str, section: str, cited: str) -> No
 @pytest.mark.parametrize(("text", "other"), [
     ("母子保健法施行令第8条", "母子保健法施行令"),
     ("母子保健法施行規則 第7条の様式", "母子保健法施行規則"),
+    ("母子保健法 施行規則", "母子保健法 施行規則"),             # as typed
     ("児童福祉法等の一部を改正する法律の附則", "児童福祉法等の一部を改正する法律"),
 ])
 def test_a_known_name_with_a_suffix_names_another_law(text: str, other: str) -> None:
     assert find_law_citations(text, NAMES) == []
-    assert subordinate_laws(text, NAMES) == [other]
+    assert [text[s:e] for s, e in subordinate_laws(text, NAMES)] == [other]
     assert subordinate_laws("母子保健法第20条の養育医療", NAMES) == []
 
 
