@@ -198,19 +198,21 @@ class LazyParsedDocument(ParsedDocument):
     a bounded cache; this object keeps no reference to them). A served build of the statute archive holds ~800k
     clauses; read all at load they took gigabytes."""
 
-    __slots__ = ("_load", "_count", "_find", "_at")
+    __slots__ = ("_load", "_count", "_find", "_at", "_position")
 
     def __init__(self, document: Document, load: Callable[[], tuple[Clause, ...]], count: int,
                  find: Callable[[str], Clause | None] | None = None, text: str = "",
-                 at: Callable[[int], Clause] | None = None) -> None:
+                 at: Callable[[int], Clause] | None = None,
+                 position: Callable[[str], int | None] | None = None) -> None:
         """``find``: ``clause(section)`` without reading the whole edition (the first clause of that section);
-        ``at``: ``clauses[i]`` likewise."""
+        ``at``: ``clauses[i]`` likewise; ``position``: the index in ``clauses`` of the last clause of a section."""
         object.__setattr__(self, "document", document)
         object.__setattr__(self, "text", text)
         object.__setattr__(self, "_load", load)
         object.__setattr__(self, "_count", count)
         object.__setattr__(self, "_find", find)
         object.__setattr__(self, "_at", at)
+        object.__setattr__(self, "_position", position)
 
     @property  # type: ignore[override]
     def clauses(self) -> tuple[Clause, ...]:
@@ -225,3 +227,15 @@ class LazyParsedDocument(ParsedDocument):
 
     def clause_at(self, i: int) -> Clause:
         return self._at(i) if self._at is not None else self._load()[i]
+
+    @property
+    def positions_on_demand(self) -> bool:
+        """Whether ``position`` finds a section without reading the edition."""
+        return self._position is not None
+
+    def position(self, section: str) -> int | None:
+        """The index in ``clauses`` of the last clause with this section, or None."""
+        if self._position is not None:
+            return self._position(section)
+        found = [i for i, c in enumerate(self._load()) if c.section == section]
+        return found[-1] if found else None

@@ -182,22 +182,31 @@ class ClauseFile:
     def find(self, e: int, section: str) -> Clause | None:
         """The first clause of edition ``e`` with this section (as ParsedDocument.clause), read alone when the
         edition is not parsed."""
+        found = self._with_section(e, section, last=False)
+        return None if found is None else found[1]
+
+    def position(self, e: int, section: str) -> int | None:
+        """The position in edition ``e`` of the last clause with this section (as a section -> position dict of the
+        edition would say), without reading the edition."""
+        found = self._with_section(e, section, last=True)
+        return None if found is None else found[0]
+
+    def _with_section(self, e: int, section: str, last: bool) -> tuple[int, Clause] | None:
+        """(position in the edition, clause) of the first or last clause of edition ``e`` with this section."""
         with self._lock:
             got = self._cache.get(e)
         if got is not None:
-            for c in got:
-                if c.section == section:
-                    return c
-            return None
+            hits = [(j, c) for j, c in enumerate(got) if c.section == section]
+            return (hits[-1] if last else hits[0]) if hits else None
         d = self.documents[e]
         h = np.uint64(key_hash(f"{d.key}#{section}"))
         lo, hi = np.searchsorted(self._hashes, h, side="left"), np.searchsorted(self._hashes, h, side="right")
         first, end = int(self.starts[e]), int(self.starts[e + 1])
-        for i in self._ids[lo:hi].tolist():
-            if first <= i < end:
-                c = self.clause(i)
-                if c.section == section:
-                    return c
+        ids = [i for i in self._ids[lo:hi].tolist() if first <= i < end]  # file order: equal hashes kept it
+        for i in (reversed(ids) if last else ids):
+            c = self.clause(i)
+            if c.section == section:
+                return i - first, c
         return None
 
     def preload(self) -> None:
@@ -208,7 +217,8 @@ class ClauseFile:
     def corpus(self) -> Corpus:
         """The build's corpus, each edition's clauses read on demand."""
         loaders = [_EditionLoader(self, e) for e in range(len(self.documents))]
-        return Corpus(LazyParsedDocument(d, loader, self.count(e), loader.find, at=loader.at)
+        return Corpus(LazyParsedDocument(d, loader, self.count(e), loader.find, at=loader.at,
+                                         position=loader.position)
                       for e, (d, loader) in enumerate(zip(self.documents, loaders)))
 
 
@@ -223,6 +233,9 @@ class _EditionLoader:
 
     def find(self, section: str) -> Clause | None:
         return self.file.find(self.e, section)
+
+    def position(self, section: str) -> int | None:
+        return self.file.position(self.e, section)
 
     def at(self, local: int) -> Clause:
         if not 0 <= local < self.file.count(self.e):

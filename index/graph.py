@@ -25,7 +25,9 @@ from __future__ import annotations
 import bisect
 import json
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +37,7 @@ import numpy as np
 
 from corpus.collection import Corpus
 from corpus.errors import IndexMismatch, RegkbError
-from corpus.model import Clause, ParsedDocument, clause_key
+from corpus.model import Clause, LazyParsedDocument, ParsedDocument, clause_key
 from corpus.sections import normalize_section
 
 log = logging.getLogger(__name__)
@@ -240,6 +242,12 @@ def write_graph(directory: Path, data: GraphData) -> dict[str, Any]:
     return data.summary()
 
 
+# Clauses kept parsed by id (a served build reads them on demand): a result's hits are looked up by key, then by
+# identity for their references, then their neighbours — each a read and a parse without it (~10 % of a
+# statute-scale query's CPU).
+PARSED_CLAUSES = 4096
+
+
 class ClauseGraph:
     """The graph of a loaded index over its corpus: ids to clauses and back, and each clause's neighbours.
 
@@ -263,6 +271,8 @@ class ClauseGraph:
             self._edition_of.setdefault((p.document.id, p.document.edition), e)
             start += p.clause_count  # not len(p.clauses): a served build reads an edition's clauses on demand
         self._sections: list[dict[str, int] | None] = [None] * len(self._editions)
+        self._parsed: OrderedDict[int, Clause] = OrderedDict()
+        self._parsed_lock = threading.Lock()
 
     @classmethod
     def load(cls, build_dir: Path | None, manifest: Mapping[str, Any], corpus: Corpus,
@@ -291,6 +301,11 @@ class ClauseGraph:
 
     def _local(self, e: int, section: str) -> int | None:
         """The position of the (last) clause with this section in edition ``e``."""
+        p = self._editions[e]
+        if isinstance(p, LazyParsedDocument) and p.positions_on_demand:
+            # a served build: the clause file's key index, not a dict of every edition a page or hit touched
+            # (the statute archive has 779,250 clauses; parsing an edition to build its dict was ~5 % of a query)
+            return p.position(section)
         sections = self._sections[e]
         if sections is None:  # built once per edition, when a page of it is first shown
             sections = {c.section: i for i, c in enumerate(self._editions[e].clauses)}
@@ -317,8 +332,18 @@ class ClauseGraph:
         return i
 
     def _clause(self, i: int) -> Clause:
+        with self._parsed_lock:
+            c = self._parsed.get(i)
+            if c is not None:
+                self._parsed.move_to_end(i)
+                return c
         e = bisect.bisect_right(self._starts, i) - 1
-        return self._editions[e].clause_at(i - self._starts[e])  # one clause, not its whole edition
+        c = self._editions[e].clause_at(i - self._starts[e])  # one clause, not its whole edition
+        with self._parsed_lock:
+            self._parsed[i] = c
+            if len(self._parsed) > PARSED_CLAUSES:
+                self._parsed.popitem(last=False)
+        return c
 
     def _clauses(self, csr: tuple[np.ndarray, np.ndarray], c: Clause) -> list[Clause]:
         i = self._index(c)
