@@ -252,7 +252,8 @@ class ClauseGraph:
     """The graph of a loaded index over its corpus: ids to clauses and back, and each clause's neighbours.
 
     Every method takes and returns ``Clause`` objects of ``corpus``; a reference that resolves to nothing is
-    returned as its key string. Finding a clause's id builds a section lookup for its edition on first use."""
+    returned as its key string. Finding a clause's id reads the clause file's key index (a served build), or builds a
+    section lookup for its edition on first use (a corpus in memory)."""
 
     def __init__(self, corpus: Corpus, notes: Mapping[str, str] | None = None, data: GraphData | None = None) -> None:
         self.corpus = corpus
