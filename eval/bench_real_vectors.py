@@ -1,0 +1,117 @@
+"""Dense recall at the statute archive's scale on REAL vectors (issue 12): embed every passage of a build, then HNSW
+against exact search.
+
+    python -m eval.bench_real_vectors embed --data-dir DIR --out OUT     # resumable; ~1 h on 2 cores (bf16)
+    python -m eval.bench_real_vectors recall --out OUT [--ef 512 2048] [--factory HNSW32,SQfp16]
+
+``embed`` chunks the build's corpus exactly as the build does (its manifest's chunking) and writes OUT/vectors.f32
+(float32, passages × dim, a raw memory map) with OUT/rows.npy (each passage's row) and OUT/done.npy (which passages
+are embedded): a killed run resumes where it stopped. ``recall`` builds the approximate index as regkb does and
+writes OUT/recall.json: clause recall@10 against exact search, as the dense side ranks (200 passages asked, best
+passage per clause), per efSearch, over the statute and user questions and generated variants of them. Session 6's
+figures (326,668 passages): README, "Hybrid at the statute archive's scale".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from eval.bench_baselines import faiss_exact_vs_hnsw
+from eval.bench_queries import distinct_queries
+QUESTIONS = Path(__file__).parent / "questions"
+CHUNK = 8192  # passages per embedding call, saved after each
+
+
+def _passages(data_dir: Path) -> tuple[list[str], np.ndarray]:
+    from corpus.store import Store
+    from index.layout import current_build
+    from index.units import ChunkConfig, clause_texts
+
+    build = current_build(data_dir)
+    config = ChunkConfig(**json.loads((build / "manifest.json").read_text("utf-8"))["chunking"])
+    texts: list[str] = []
+    rows: list[int] = []
+    row = 0
+    for parsed in Store(data_dir).load():
+        for _, _, passages in clause_texts(parsed, config):
+            texts += passages
+            rows += [row] * len(passages)
+            row += 1
+    return texts, np.asarray(rows, dtype=np.int32)
+
+
+def embed(data_dir: Path, out: Path) -> None:
+    from index.embedding import EncoderConfig, load_embedder
+
+    out.mkdir(parents=True, exist_ok=True)
+    texts, rows = _passages(data_dir)
+    np.save(out / "rows.npy", rows)
+    encoder = load_embedder(EncoderConfig(), side="passage")
+    path, done_path = out / "vectors.f32", out / "done.npy"
+    vectors = np.memmap(path, dtype=np.float32, mode="r+" if path.exists() else "w+", shape=(len(texts), encoder.dim))
+    done = np.load(done_path) if done_path.exists() else np.zeros(len(texts), dtype=bool)
+    started, before = time.perf_counter(), int(done.sum())
+    for first in range(0, len(texts), CHUNK):
+        todo = np.arange(first, min(len(texts), first + CHUNK))
+        todo = todo[~done[todo]]
+        if not len(todo):
+            continue
+        vectors[todo] = encoder.encode_passages([texts[i] for i in todo])
+        vectors.flush()
+        done[todo] = True
+        np.save(done_path, done)
+        rate = (int(done.sum()) - before) / (time.perf_counter() - started)
+        print(f"{int(done.sum())}/{len(texts)} passages, {rate:.1f}/s ({encoder.backend})", flush=True)
+
+
+def recall(out: Path, ef_values: tuple[int, ...], factory: str) -> dict[str, object]:
+    from index.dense import DenseBackend
+    from index.embedding import EncoderConfig, load_embedder
+
+    rows = np.load(out / "rows.npy")
+    done = np.load(out / "done.npy")
+    if not done.all():
+        raise SystemExit(f"{int((~done).sum())} passages are not embedded yet: run `embed` again")
+    vectors = np.array(np.memmap(out / "vectors.f32", dtype=np.float32, mode="r").reshape(len(rows), -1))
+    encoder = load_embedder(EncoderConfig(), side="query")
+    asked = [json.loads(line)["question"] for name in ("laws.jsonl", "users.jsonl")
+             for line in (QUESTIONS / name).read_text("utf-8").splitlines() if line.strip()]
+    questions = list(dict.fromkeys(asked + distinct_queries(600, seed=5)))[:800]
+    queries = np.vstack([encoder.encode_query(q) for q in questions])
+    started = time.perf_counter()
+    index = DenseBackend.build(vectors, rows, factory).index
+    report = faiss_exact_vs_hnsw(vectors, queries, hnsw_index=index, hnsw_build_s=time.perf_counter() - started,
+                                 passage_rows=rows, ef_values=ef_values)
+    report["factory"] = factory
+    (out / "recall.json").write_text(json.dumps(report, indent=1), "utf-8")
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    from index.dense import APPROX_FACTORY
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    e = sub.add_parser("embed", help="embed every passage of the build in --data-dir (resumable)")
+    e.add_argument("--data-dir", type=Path, required=True)
+    e.add_argument("--out", type=Path, required=True)
+    r = sub.add_parser("recall", help="HNSW against exact search on the embedded passages")
+    r.add_argument("--out", type=Path, required=True)
+    r.add_argument("--ef", type=int, nargs="+", default=[256, 512, 1024, 2048])
+    r.add_argument("--factory", default=APPROX_FACTORY)
+    args = ap.parse_args(argv)
+    if args.command == "embed":
+        embed(args.data_dir, args.out)
+        return
+    report = recall(args.out, tuple(args.ef), args.factory)
+    for row in report["hnsw"]["by_efSearch"]:  # type: ignore[index]
+        print({k: row.get(k) for k in ("efSearch", "clause_recall@10", "clause_recall@50", "p50_ms")})
+
+
+if __name__ == "__main__":
+    main()
