@@ -47,6 +47,19 @@ class CitedClause:
     end: int
 
 
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What a query cites: the clauses that exist, and the citations the corpus lacks (CitationResolver.lookup)."""
+
+    cited: list[CitedClause]
+    unresolved: list[str]
+
+
+def _strong_youkou(section: str) -> bool:
+    """A 要綱 section form with a sub-item (「4(2)」「5ウ」): a bare 「6」 may be anything."""
+    return bool(re.search(r"[(" + _KATA + "]", section))
+
+
 _NUMBER_MARK = re.compile(r"(?<![a-z])no\.?\s*(?=\d)")
 
 
@@ -132,6 +145,21 @@ class CitationResolver:
 
     def find(self, query: str) -> list[CitedClause]:
         """The clauses the query cites, most specific first; empty when it cites none that exists."""
+        return self.lookup(query).cited
+
+    def unresolved(self, query: str) -> list[str]:
+        """Citations in the query that name a document or statute of the corpus but a section it does not have (see
+        ``lookup``), as typed, in query order."""
+        return self.lookup(query).unresolved
+
+    def lookup(self, query: str) -> Lookup:
+        """What the query cites, in one pass: the clauses that exist (``cited``, most specific first) and the
+        citations of a document or statute of the corpus that name a section it does not have (「Q&A 9-9」
+        「母子保健法第99条」) or another law under a known law's name (「学校保健安全法施行令第8条」) — whatever the
+        ranking returns for those, it is not what was asked (``unresolved``, the text as typed, in query order).
+
+        Only unmistakable section forms are unresolved — 「9-9」, 「第12」, 「4(9)」, 「p40」 — not a bare number after
+        要綱, which is as often a count (「要綱の3つの要件」)."""
         q = fold_query(query)
         m = _EDITION.search(q)
         edition = int(m.group(1)) if m else None
@@ -144,12 +172,19 @@ class CitationResolver:
                 seen.add(c.key)
                 found.append(CitedClause(c, start, end))
 
+        resolved: set[tuple[int, int]] = set()  # spans of section forms that name a clause of a named document
+        missing: dict[tuple[int, int], int] = {}  # span of a strong section form that names none -> its doc's name
         if named:
-            for doc_id, _, _ in named:
+            for doc_id, name_start, _ in named:  # several when a name fits more than one (「資料」)
                 kind = self.corpus.get(doc_id).document.kind
                 for section, s, e in self._candidates(q, [kind]):
-                    for ed in self._editions(doc_id, edition):
-                        add(self._clause(doc_id, section, ed), s, e)
+                    clauses = [self._clause(doc_id, section, ed) for ed in self._editions(doc_id, edition)]
+                    for c in clauses:
+                        add(c, s, e)
+                    if any(c is not None for c in clauses):
+                        resolved.add((s, e))
+                    elif kind != "youkou" or _strong_youkou(section) or q[s] == "第":
+                        missing.setdefault((s, e), name_start)
         else:
             # No document named: a section form that exists in exactly one document resolves; a bare page number
             # or a bare 「第6」 is too weak a sign on its own.
@@ -158,7 +193,7 @@ class CitationResolver:
                 if kind not in ("qa", "youkou"):
                     continue
                 for section, s, e in self._candidates(q, [kind]):
-                    if kind == "youkou" and not re.search(r"[(" + _KATA + "]", section):
+                    if kind == "youkou" and not _strong_youkou(section):
                         continue
                     c = self._clause(doc_id, section, None)
                     if c is not None:
@@ -166,63 +201,39 @@ class CitationResolver:
             for (_, s, e), cs in hits.items():
                 if len({c.doc_id for c in cs}) == 1:
                     add(cs[0], s, e)
-        found += [c for c in self._law_citations(query) if c.clause.key not in seen]
+        shown = query if len(query) == len(q) else q  # as typed, where folding kept the offsets
+        # with the document's name when it is near the section form
+        unresolved = [(s, shown[start if 0 <= s - start <= 8 else s:e].strip())
+                      for (s, e), start in missing.items() if (s, e) not in resolved]
+        laws, lacking = self._law_citations(query)
+        found += [c for c in laws if c.clause.key not in seen]
         # Longest citation text first: 「4(1)ア」 over a stray 「4」 elsewhere in the query.
         found.sort(key=lambda c: -(c.end - c.start))
-        return found
+        unresolved += lacking
+        return Lookup(found, list(dict.fromkeys(text for _, text in sorted(unresolved))))
 
-    def unresolved(self, query: str) -> list[str]:
-        """Citations in the query that name a document or statute of the corpus but a section it does not have
-        (「Q&A 9-9」「母子保健法第99条」), or another law under a known law's name (「学校保健安全法施行令第8条」):
-        whatever the ranking returns for them, it is not what was asked. The text as typed, in query order.
-
-        Only unmistakable section forms count — 「9-9」, 「第12」, 「4(9)」, 「p40」 — not a bare number after 要綱,
-        which is as often a count (「要綱の3つの要件」)."""
-        q = fold_query(query)
-        m = _EDITION.search(q)
-        edition = int(m.group(1)) if m else None
-        shown = query if len(query) == len(q) else q  # as typed, where folding kept the offsets
-        missing: dict[tuple[int, int], int] = {}  # span of a section form -> start of the document's name
-        found: set[tuple[int, int]] = set()
-        for doc_id, start, _ in self._named_docs(q):  # several when a name fits more than one (「資料」)
-            kind = self.corpus.get(doc_id).document.kind
-            for section, s, e in self._candidates(q, [kind]):
-                if kind == "youkou" and not (re.search(r"[(" + _KATA + "]", section) or q[s] == "第"):
-                    continue
-                if any(self._clause(doc_id, section, ed) is not None for ed in self._editions(doc_id, edition)):
-                    found.add((s, e))
-                else:
-                    missing.setdefault((s, e), start)
-        # with the document's name when it is near the section form
-        out = [(s, shown[start if 0 <= s - start <= 8 else s:e].strip())
-               for (s, e), start in missing.items() if (s, e) not in found]
-        if self.law_names:
-            from corpus.lawcite import find_law_citations, subordinate_laws
-
-            for cite in find_law_citations(query, self.law_names):
-                if cite.section is not None and self._nearest_law_clause(cite.law_id, cite.section) is None:
-                    out.append((cite.start, query[cite.start:cite.end]))
-            out += [(start, query[start:end]) for start, end in subordinate_laws(query, self.law_names)]
-        return list(dict.fromkeys(text for _, text in sorted(out)))
-
-    def _law_citations(self, query: str) -> list[CitedClause]:
+    def _law_citations(self, query: str) -> tuple[list[CitedClause], list[tuple[int, str]]]:
+        """(the statute sections the query cites, (offset, text) of those the corpus lacks and of other laws named
+        under a known law's name)."""
         if not self.law_names:
-            return []
-        from corpus.lawcite import find_law_citations
+            return [], []
+        from corpus.lawcite import find_law_citations, subordinate_laws
 
         out = []
+        lacking = [(start, query[start:end]) for start, end in subordinate_laws(query, self.law_names)]
         for cite in find_law_citations(query, self.law_names):
             if cite.section is None:
                 continue
             c = self._nearest_law_clause(cite.law_id, cite.section)
             if c is None:
+                lacking.append((cite.start, query[cite.start:cite.end]))
                 continue
             if c.kind == "table" and self._has_rows(c) and _says_more(query, cite.start, cite.end):
                 # 「番号法の別表で難病法の特定医療費が載ってる項」 asks for a row; the whole table (hundreds of rows)
                 # is no answer: the ranking finds the row, the law's name still counting for it
                 continue
             out.append(CitedClause(c, cite.start, cite.end))
-        return out
+        return out, lacking
 
     def _has_rows(self, table: Clause) -> bool:
         parsed = self.corpus.get(table.doc_id, table.edition)

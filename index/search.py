@@ -368,8 +368,7 @@ class Searcher:
 
         conf = assess(tokens, bm25, dense, self.keyword)
         hits = self._hits([(row, fused[row]) for row in order], bm25, dense, terms, query)
-        hits = self._with_citations(query, hits, filters, terms, k)
-        unresolved = self._unresolved(query, hits)
+        hits, unresolved = self._with_citations(query, hits, filters, terms, k)
         confident = (conf.confident or hits[0].cited) and not unresolved if hits else False
         verdict = "answer" if confident else ("check" if hits and conf.coverage >= 0.5 and not unresolved
                                               else "out_of_scope")
@@ -421,10 +420,9 @@ class Searcher:
         z = confidence_vector(cands, scores, order)
         probability = self.calibration.probability(z) if cands.rows else 0.0
         hits = self._hits([(cands.rows[int(i)], float(scores[i])) for i in order[:k]], r.bm25, r.dense, terms, query)
-        hits = self._with_citations(query, hits, filters, terms, k)
+        hits, unresolved = self._with_citations(query, hits, filters, terms, k)
         if hits and hits[0].cited:
             probability = max(probability, CITED_PROBABILITY)
-        unresolved = self._unresolved(query, hits)
         if unresolved:
             probability = min(probability, UNRESOLVED_PROBABILITY)
         verdict = self.calibration.verdict(probability) if hits else "out_of_scope"
@@ -437,10 +435,6 @@ class Searcher:
             unresolved_citations=unresolved,
         )
 
-    def _unresolved(self, query: str, hits: list[Hit]) -> list[str]:
-        """The citations of the query the corpus lacks, unless another citation of it resolved (it leads)."""
-        return [] if hits and hits[0].cited else self.citations.unresolved(query)
-
     @property
     def citations(self) -> CitationResolver:
         if self._citations is None:
@@ -448,10 +442,12 @@ class Searcher:
         return self._citations
 
     def _with_citations(self, query: str, hits: list[Hit], filters: SearchFilters, terms: list[str],
-                        k: int) -> list[Hit]:
-        """Clauses the query cites by number lead, in the edition it names (else the one searched)."""
+                        k: int) -> tuple[list[Hit], list[str]]:
+        """Clauses the query cites by number lead, in the edition it names (else the one searched); with them, the
+        citations of the query the corpus lacks, unless a clause it cites leads (one lookup for both)."""
+        looked = self.citations.lookup(query)
         cited = []
-        for cc in self.citations.find(query):
+        for cc in looked.cited:
             c = cc.clause
             if (filters.doc and c.doc_id != filters.doc) or (filters.kind and self._doc(c).kind != filters.kind):
                 continue
@@ -460,13 +456,13 @@ class Searcher:
                 if p is None or p.document.edition != c.edition:
                     continue
             cited.append(c)
-        if not cited:
-            return hits
-        top = max((h.score for h in hits), default=0.0)
-        ids = {(c.doc_id, c.edition, c.section) for c in cited}
-        folded = fold_terms(terms)
-        lead = [self._hit(c, top + 1.0, None, None, None, None, folded, query, cited=True) for c in cited]
-        return (lead + [h for h in hits if (h.doc, h.edition, h.section) not in ids])[:k]
+        if cited:
+            top = max((h.score for h in hits), default=0.0)
+            ids = {(c.doc_id, c.edition, c.section) for c in cited}
+            folded = fold_terms(terms)
+            lead = [self._hit(c, top + 1.0, None, None, None, None, folded, query, cited=True) for c in cited]
+            hits = (lead + [h for h in hits if (h.doc, h.edition, h.section) not in ids])[:k]
+        return hits, ([] if hits and hits[0].cited else looked.unresolved)
 
     def _hits(self, ranked: list[tuple[int, float]], bm25: list[tuple[int, float]], dense: list[tuple[int, float]],
               terms: list[str], query: str) -> list[Hit]:
