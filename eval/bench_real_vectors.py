@@ -8,7 +8,8 @@ against exact search.
 (float32, passages × dim, a raw memory map) with OUT/rows.npy (each passage's row) and OUT/done.npy (which passages
 are embedded): a killed run resumes where it stopped. ``recall`` builds the approximate index as regkb does and
 writes OUT/recall.json: clause recall@10 against exact search, as the dense side ranks (200 passages asked, best
-passage per clause), per efSearch, over the statute and user questions and generated variants of them. Session 6's
+passage per clause), strictly and with ties at float16 precision counted (bench_baselines.clause_recall), per
+efSearch and for exact search over float16 vectors, over the statute and user questions and generated variants of them. Session 6's
 figures (326,668 passages): README, "Hybrid at the statute archive's scale".
 """
 
@@ -109,8 +110,10 @@ def main(argv: list[str] | None = None) -> None:
         embed(args.data_dir, args.out)
         return
     report = recall(args.out, tuple(args.ef), args.factory)
+    keys = ("clause_recall@10", "clause_recall@10_ties", "clause_recall@50")
+    print({"exact search, float16 vectors": {k: report["exact_fp16"].get(k) for k in keys}})  # type: ignore[attr-defined]
     for row in report["hnsw"]["by_efSearch"]:  # type: ignore[index]
-        print({k: row.get(k) for k in ("efSearch", "clause_recall@10", "clause_recall@50", "p50_ms")})
+        print({k: row.get(k) for k in ("efSearch", *keys, "p50_ms")})
 
 
 if __name__ == "__main__":

@@ -95,24 +95,29 @@ class CitationResolver:
             # a label with a date in brackets (「事務連絡（令和7年5月22日）」) is also named without it
             names |= {fold_query(re.sub(r"\(.*?\)", "", d.label)).strip()}
             self._docs.append((doc_id, d.kind, tuple(sorted((n for n in names if n), key=len, reverse=True))))
+        # Names by their first two characters (one for a one-character name): a query is scanned once, instead of
+        # every name of every document searched for in it (4,155 statutes: ~0.5 ms a query).
+        self._by_head: dict[str, list[tuple[int, str]]] = {}
+        for i, (_, _, names) in enumerate(self._docs):
+            for n in names:
+                self._by_head.setdefault(n[:2], []).append((i, n))
 
     # -- which document ----------------------------------------------------------------------------------------
 
     def _named_docs(self, q: str) -> list[tuple[str, int, int]]:
-        """(doc id, start, end) of each document the query names, by its longest matching name."""
-        best: dict[str, tuple[int, int, int]] = {}
-        for doc_id, _kind, names in self._docs:
-            for n in names:
-                i = q.find(n)
-                if i >= 0:
-                    if doc_id not in best or len(n) > best[doc_id][2]:
-                        best[doc_id] = (i, i + len(n), len(n))
-                    break
+        """(doc id, start, end) of each document the query names, by its longest matching name (where it first
+        occurs), in the corpus's order."""
+        best: dict[int, tuple[int, int, int]] = {}
+        for i in range(len(q)):
+            for head in (q[i:i + 2], q[i]) if i + 1 < len(q) else (q[i],):
+                for d, n in self._by_head.get(head, ()):
+                    if q.startswith(n, i) and (d not in best or len(n) > best[d][2]):
+                        best[d] = (i, i + len(n), len(n))
         if not best:
             return []
         top = max(v[2] for v in best.values())
         # 「説明資料」 names the slides whose label contains it over the other slides, which only match 「資料」.
-        return [(d, s, e) for d, (s, e, n) in best.items() if n == top]
+        return [(self._docs[d][0], s, e) for d, (s, e, n) in sorted(best.items()) if n == top]
 
     def _clause(self, doc_id: str, section: str, edition: int | None) -> Clause | None:
         try:

@@ -242,9 +242,9 @@ def write_graph(directory: Path, data: GraphData) -> dict[str, Any]:
     return data.summary()
 
 
-# Clauses kept parsed by id (a served build reads them on demand): a result's hits are looked up by key, then by
-# identity for their references, then their neighbours — each a read and a parse without it (~10 % of a
-# statute-scale query's CPU).
+# Clauses kept parsed by id, and ids by key (a served build reads them on demand): a result's hits are looked up by
+# key, then by identity for their references, then their neighbours — each a read and a parse without it (~10 % of
+# a statute-scale query's CPU; finding a key's id reads and parses its clause from the key index once more).
 PARSED_CLAUSES = 4096
 
 
@@ -273,6 +273,7 @@ class ClauseGraph:
             start += p.clause_count  # not len(p.clauses): a served build reads an edition's clauses on demand
         self._sections: list[dict[str, int] | None] = [None] * len(self._editions)
         self._parsed: OrderedDict[int, Clause] = OrderedDict()
+        self._ids: OrderedDict[tuple[int, str], int | None] = OrderedDict()  # (edition, section) -> id
         self._parsed_lock = threading.Lock()
 
     @classmethod
@@ -317,8 +318,18 @@ class ClauseGraph:
         e = self._edition_of.get((doc, edition))
         if e is None:
             return None
+        key = (e, section)
+        with self._parsed_lock:
+            if key in self._ids:
+                self._ids.move_to_end(key)
+                return self._ids[key]
         local = self._local(e, section)
-        return None if local is None else self._starts[e] + local
+        i = None if local is None else self._starts[e] + local
+        with self._parsed_lock:
+            self._ids[key] = i
+            if len(self._ids) > PARSED_CLAUSES:
+                self._ids.popitem(last=False)
+        return i
 
     def _index(self, c: Clause) -> int | None:
         """The id of ``c`` itself (of the last clause with its key when ``c`` is not one of the corpus's)."""

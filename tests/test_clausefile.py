@@ -188,6 +188,30 @@ def test_the_graph_reads_a_hit_alone_not_its_edition(searcher: Searcher) -> None
         assert got == eager.clause(c.doc_id, c.edition, c.section)
         assert graph.refs(got) == eager.refs(eager.clause(c.doc_id, c.edition, c.section))
     assert not file._cache  # no edition was parsed for them
+
+
+def test_the_graph_keeps_ids_by_key_within_its_bound(searcher: Searcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a hit's id is found by key for the hit, then again for its references: kept, not read and parsed twice
+    from index import graph as graph_module
+    from index.graph import ClauseGraph
+
+    monkeypatch.setattr(graph_module, "PARSED_CLAUSES", 7)
+    docs = list(searcher.corpus)
+    build = searcher.build_dir
+    file = ClauseFile(build / "clauses.jsonl", _offsets(build), _starts(build), [p.document for p in docs],
+                      np.load(build / KEYS_FILE), cache_clauses=10)
+    graph = ClauseGraph.load(build, searcher.manifest, file.corpus())
+    eager = ClauseGraph.load(build, searcher.manifest, searcher.corpus)
+    want = [c for p in docs for c in p.clauses][::3]
+    for _ in range(2):  # the second pass finds some ids kept, the rest read again: the same ids
+        for c in want:
+            assert graph._id(c.doc_id, c.edition, c.section) == eager._id(c.doc_id, c.edition, c.section)
+            assert len(graph._ids) <= 7
+    assert graph._id(want[0].doc_id, want[0].edition, "no such section") is None
+    reads = []
+    monkeypatch.setattr(graph, "_local", lambda e, s: reads.append((e, s)))
+    c = want[-1]
+    assert graph._id(c.doc_id, c.edition, c.section) == eager._id(c.doc_id, c.edition, c.section) and not reads
     assert docs[0].clause_at(0) == docs[0].clauses[0] == file.corpus().get(docs[0].document.id).clause_at(0)
 
 

@@ -55,3 +55,19 @@ def test_float16_storage_halves_the_approximate_index(tmp_path: Path) -> None:
     DenseBackend.build(vectors, rows, "HNSW32,Flat").save(tmp_path)
     fp32 = (tmp_path / "dense.faiss").stat().st_size
     assert fp32 - fp16 >= 0.95 * vectors.size * 2  # two bytes saved per component; the graph is the same
+
+
+def test_clause_recall_counts_a_tie_with_the_tenth_as_found() -> None:
+    # worked by hand: exact top clauses 0, 1, 2 (scores 0.9, 0.8, 0.7); clause 3 scores 0.69995 (a tie at float16
+    # precision), clause 4 0.5. Returning 3 for 2 misses a clause but not a neighbour as near; returning 4 misses both.
+    from eval.bench_baselines import clause_recall
+
+    scores = [0.9, 0.8, 0.7, 0.69995, 0.5]
+    vectors = np.array([[s, np.sqrt(1 - s * s)] for s in scores], dtype=np.float64)
+    queries = np.array([[1.0, 0.0], [1.0, 0.0]])
+    exact = [[(0, 0), (1, 1), (2, 2)]] * 2
+    got = [[(0, 0), (1, 1), (3, 3)], [(0, 0), (1, 1), (4, 4)]]
+    r = clause_recall(queries, vectors, got, exact)
+    assert r["clause_recall@10"] == r["clause_recall@50"] == round(2 / 3, 4)
+    assert r["clause_recall@10_ties"] == round((3 / 3 + 2 / 3) / 2, 4)
+    assert clause_recall(queries, vectors, got, exact, tie=1e-6)["clause_recall@10_ties"] == round(2 / 3, 4)

@@ -81,6 +81,18 @@ def test_snippets_and_highlights_unchanged(bundled_store: Store) -> None:
         assert make_snippet(text, terms) == snippet_from_spans(text, spans) == _old_snippet(text, terms)
 
 
+def test_snippet_window_of_long_texts_with_many_highlights_unchanged() -> None:
+    """The window search by prefix sums picks the window the quadratic one did, on texts far longer than a snippet
+    with highlights everywhere (statute articles), at any width."""
+    rng = random.Random(4)
+    words = ["補助", "対象", "医療費", "あ", "い", "漢字", "。", "令和", "ＰＭＨ", "助成", "第1条"]
+    for n in range(400):
+        text = "".join(rng.choice(words) for _ in range(rng.randint(50, 900)))
+        terms = rng.sample(["補助", "対象", "医療費", "令和", "pmh", "助成", "漢字"], rng.randint(1, 5))
+        width = rng.choice([SNIPPET_CHARS, 20, 57, 300])
+        assert snippet_from_spans(text, highlight_spans(text, terms), width) == _old_snippet(text, terms, width)
+
+
 def test_lean_tokenizer_gives_the_ids_of_tokenizers(bundled_store: Store) -> None:
     from tokenizers import Tokenizer
 
