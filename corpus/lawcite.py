@@ -14,6 +14,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
@@ -221,13 +222,21 @@ def subordinate_laws(text: str, names: Mapping[str, str]) -> list[tuple[int, int
     pattern, _ = _pattern_for(names)
     if pattern is None or not text:
         return []
-    folded, offsets = _fold_with_offsets(text)
+    folded, offsets, names_at = _scan(text, pattern)
     out = []
-    for m in pattern.finditer(folded):
-        sub = _SUBORDINATE.match(folded, m.end())
+    for start, end in names_at:
+        sub = _SUBORDINATE.match(folded, end)
         if sub:
-            out.append((offsets[m.start()], offsets[sub.end() - 1] + 1))
+            out.append((offsets[start], offsets[sub.end() - 1] + 1))
     return out
+
+
+@lru_cache(maxsize=256)
+def _scan(text: str, pattern: re.Pattern[str]) -> tuple[str, tuple[int, ...], tuple[tuple[int, int], ...]]:
+    """``text`` folded, its offsets, and the (start, end) of each law name in the folded text: the search asks for a
+    query's law citations and for its subordinate laws more than once per query."""
+    folded, offsets = _fold_with_offsets(text)
+    return folded, tuple(offsets), tuple(m.span() for m in pattern.finditer(folded))
 
 
 def find_law_citations(text: str, names: Mapping[str, str]) -> list[LawCitation]:
@@ -240,18 +249,18 @@ def find_law_citations(text: str, names: Mapping[str, str]) -> list[LawCitation]
     pattern, by_folded = _pattern_for(names)
     if pattern is None or not text:
         return []
-    folded, offsets = _fold_with_offsets(text)
+    folded, offsets, names_at = _scan(text, pattern)
     out: list[LawCitation] = []
-    for m in pattern.finditer(folded):
-        if _SUBORDINATE.match(folded, m.end()):
+    for start, name_end in names_at:
+        if _SUBORDINATE.match(folded, name_end):
             continue  # another law: see subordinate_laws
-        law_id = by_folded[m.group()]
-        pos = m.end()
+        law_id = by_folded[folded[start:name_end]]
+        pos = name_end
         paren = _PAREN.match(folded, pos)  # 「（平成25年法律第27号）」 or 「（以下「番号法」という。）」
         if paren:
             pos = paren.end()
         section = None
-        end = m.end()
+        end = name_end
         a = _AFTER.match(folded, pos)
         if a and (a.group("table") or a.group("art")):
             try:
@@ -259,7 +268,7 @@ def find_law_citations(text: str, names: Mapping[str, str]) -> list[LawCitation]
                 end = a.end()
             except ValueError:
                 section = None
-        out.append(LawCitation(law_id, section, offsets[m.start()], offsets[end - 1] + 1))
+        out.append(LawCitation(law_id, section, offsets[start], offsets[end - 1] + 1))
     return out
 
 

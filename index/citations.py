@@ -97,6 +97,7 @@ class CitationResolver:
             self._docs.append((doc_id, d.kind, tuple(sorted((n for n in names if n), key=len, reverse=True))))
         # Names by their first two characters (one for a one-character name): a query is scanned once, instead of
         # every name of every document searched for in it (4,155 statutes: ~0.5 ms a query).
+        self._numbered = [(doc_id, kind) for doc_id, kind, _ in self._docs if kind in ("qa", "youkou")]
         self._by_head: dict[str, list[tuple[int, str]]] = {}
         for i, (_, _, names) in enumerate(self._docs):
             for n in names:
@@ -194,9 +195,7 @@ class CitationResolver:
             # No document named: a section form that exists in exactly one document resolves; a bare page number
             # or a bare 「第6」 is too weak a sign on its own.
             hits: dict[tuple[str, int, int], list[Clause]] = {}
-            for doc_id, kind, _ in self._docs:
-                if kind not in ("qa", "youkou"):
-                    continue
+            for doc_id, kind in self._numbered:
                 for section, s, e in self._candidates(q, [kind]):
                     if kind == "youkou" and not _strong_youkou(section):
                         continue
