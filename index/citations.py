@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from corpus.collection import Corpus
 from corpus.errors import RegkbError
+from corpus.lawcite import kanji_to_int
 from corpus.model import Clause
 
 # Words that name a document kind, besides each document's own label and title.
@@ -31,7 +32,10 @@ _KATA = "アイウエオカキクケコサシスセソタチツテトナニヌ�
 _DASH = r"[-‐‑‒–—―ー−]"
 _QA = re.compile(rf"(?<![\d./\-])(\d{{1,2}})\s*(?:{_DASH}|の)\s*(\d{{1,2}})(?![\d./]|\s*{_DASH}\s*\d)")
 # 「4(2)エ」, also 「第4の(2)のエ」, 「4-(2)-エ」, 「4(1)の ケ」: the levels may be joined by の or a dash
-_YOUKOU = re.compile(rf"(?<![\d./\-])第?\s*(\d{{1,2}})\s*(?:(?:の|{_DASH})?\s*\(\s*(\d{{1,2}})\s*\))?"
+# 「4-2-エ」 too (a dash between all three levels; 「4-2」 alone is a Q&A number); a number in brackets is never the
+# first level (「四(1)ア」 before the kanji was read was 「(1)」, section 1)
+_YOUKOU = re.compile(rf"(?<![\d./\-(])第?\s*(\d{{1,2}})\s*(?:(?:の|{_DASH})?\s*\(\s*(\d{{1,2}})\s*\)"
+                     rf"|{_DASH}\s*(\d{{1,2}})(?=\s*{_DASH}\s*[{_KATA}]))?"
                      rf"\s*(?:(?:の|{_DASH})?\s*\(?\s*([{_KATA}])\s*\)?)?"
                      rf"(?![\d{_KATA}]|\s*[年月日円万億%件ヶか日時つ個点回人名歳割倍種制])")
 _PAGE = re.compile(r"(?:p\.?|ページ|頁|スライド|slide)\s*(\d{1,3})(?!\d)|(\d{1,3})\s*(?:ページ|頁|枚目|p)(?![a-z])")
@@ -63,9 +67,22 @@ def _strong_youkou(section: str) -> bool:
 _NUMBER_MARK = re.compile(r"(?<![a-z])no\.?\s*(?=\d)")
 
 
+# a kanji number as a section level: after 第, in brackets, or before a bracket (「第四の（二）のエ」, 「四(1)ア」)
+_KANJI_LEVEL = re.compile(r"(?<=第)[一二三四五六七八九十]+|(?<=\()[一二三四五六七八九十]+(?=\))|[一二三四五六七八九十]+(?=\()")
+
+
+def _arabic(m: re.Match[str]) -> str:
+    try:
+        return str(kanji_to_int(m.group()))
+    except ValueError:  # 「十十」: not a number
+        return m.group()
+
+
 def fold_query(text: str) -> str:
-    """NFKC, lower case, and the Japanese ways of writing the same marks: 「Ｑ＆Ａ２－５」 -> 「q&a2-5」."""
+    """NFKC, lower case, and the Japanese ways of writing the same marks: 「Ｑ＆Ａ２－５」 -> 「q&a2-5」, 「第四の（二）」
+    -> 「第4の(2)」."""
     t = unicodedata.normalize("NFKC", text).lower()
+    t = _KANJI_LEVEL.sub(_arabic, t)
     t = _NUMBER_MARK.sub(lambda m: " " * len(m.group()), t)  # 「Q&A No.2-5」: same length, offsets kept
     return t.replace("〜", "~").replace("、", " ").replace("，", " ")
 
@@ -142,7 +159,7 @@ class CitationResolver:
             out += [(f"{int(m.group(1))}-{int(m.group(2))}", m.start(), m.end()) for m in _QA.finditer(q)]
         if "youkou" in kinds:
             for m in _YOUKOU.finditer(q):
-                major, minor, kana = m.group(1), m.group(2), m.group(3)
+                major, minor, kana = m.group(1), m.group(2) or m.group(3), m.group(4)
                 section = str(int(major)) + (f"({int(minor)})" if minor else "") + (kana or "")
                 out.append((section, m.start(), m.end()))
         if kinds & {"slides", "notice"}:

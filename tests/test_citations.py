@@ -28,6 +28,9 @@ FORMS = [
     ("要綱4-(2)-エ", "jisshi-youkou", "4(2)エ", 1),
     ("要綱4(1)の ケ", "jisshi-youkou", "4(1)ケ", 1),
     ("要綱４⑵エ", "jisshi-youkou", "4(2)エ", 1),
+    ("要綱 四(1)ア", "jisshi-youkou", "4(1)ア", 1),   # kanji levels (this led with 要綱 1 from 「(1)」)
+    ("要綱第四の（二）のエ", "jisshi-youkou", "4(2)エ", 1),
+    ("要綱4-2-エ", "jisshi-youkou", "4(2)エ", 1),     # a dash between all three levels
     ("Q&A（第2版）3-3", "hojokin-qa", "3-3", 2),     # the citation as regkb prints it
     ("PMH先行実施説明資料（令和5年度）p5", "pmh-senko-r5", "p5", 1),
 ]
@@ -80,6 +83,7 @@ def test_every_citation_form_resolves(resolver: CitationResolver, query: str, do
     "要綱 4(3)ア",                   # no such clause
     "電話 03-1234-5678",             # a phone number
     "システム改修の補助対象",         # no citation at all
+    "要綱の(1)について",              # a number in brackets is a second level, never section 1
 ])
 def test_things_that_are_not_citations(resolver: CitationResolver, query: str) -> None:
     assert resolver.find(query) == []
@@ -123,6 +127,11 @@ def test_a_whole_table_is_cited_only_when_nothing_more_is_asked(resolver: Citati
                                                                first: str | None) -> None:
     found = resolver.find(query)
     assert (found[0].clause.section if found else None) == first
+
+
+def test_a_q_and_a_number_is_not_a_youkou_sub_item(resolver: CitationResolver) -> None:
+    # 「4-2」 is Q&A 4-2; only with a third level (「4-2-エ」) is it the 要綱's 4(2)エ
+    assert [(c.clause.doc_id, c.clause.section) for c in resolver.find("4-2について")] == [("hojokin-qa", "4-2")]
 
 
 def test_a_count_after_the_document_name_is_not_a_section(resolver: CitationResolver) -> None:
