@@ -31,6 +31,7 @@ FORMS = [
     ("要綱 四(1)ア", "jisshi-youkou", "4(1)ア", 1),   # kanji levels (this led with 要綱 1 from 「(1)」)
     ("要綱第四の（二）のエ", "jisshi-youkou", "4(2)エ", 1),
     ("要綱4-2-エ", "jisshi-youkou", "4(2)エ", 1),     # a dash between all three levels
+    ("要綱4(1)アからウ", "jisshi-youkou", "4(1)ア", 1),  # a range: its first item (「か」 after a digit is a count)
     ("Q&A（第2版）3-3", "hojokin-qa", "3-3", 2),     # the citation as regkb prints it
     ("PMH先行実施説明資料（令和5年度）p5", "pmh-senko-r5", "p5", 1),
 ]
@@ -49,6 +50,8 @@ LAW_FORMS = [
     ("児福法19条の2", "322AC0000000164", "第19条の2"),               # short names staff use (corpus/law_names.json)
     ("感染症予防法第37条の2", "410AC0000000114", "第37条の2"),
     ("障害者自立支援法第58条", "417AC0000000123", "第58条"),         # the law's name before 2013
+    ("自立支援法58条", "417AC0000000123", "第58条"),
+    ("番号法別表の第40項", "425AC0000000027", "別表40の項"),         # a row as staff type it
 ]
 
 
@@ -84,6 +87,7 @@ def test_every_citation_form_resolves(resolver: CitationResolver, query: str, do
     "電話 03-1234-5678",             # a phone number
     "システム改修の補助対象",         # no citation at all
     "要綱の(1)について",              # a number in brackets is a second level, never section 1
+    "要綱の3か月以内の報告",          # a count of months, not section 3
 ])
 def test_things_that_are_not_citations(resolver: CitationResolver, query: str) -> None:
     assert resolver.find(query) == []
