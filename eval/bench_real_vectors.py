@@ -9,8 +9,8 @@ against exact search.
 are embedded): a killed run resumes where it stopped. ``recall`` builds the approximate index as regkb does and
 writes OUT/recall.json: clause recall@10 against exact search, as the dense side ranks (200 passages asked, best
 passage per clause), strictly and with ties at float16 precision counted (bench_baselines.clause_recall), per
-efSearch and for exact search over float16 vectors, over the statute and user questions and generated variants of them. Session 6's
-figures (326,668 passages): README, "Hybrid at the statute archive's scale".
+efSearch and for exact search over float16 vectors, over the statute and user questions and generated variants of
+them. Sessions 6 and 7's figures (326,668 passages): README, "Hybrid at the statute archive's scale".
 """
 
 from __future__ import annotations

@@ -112,9 +112,9 @@ class CitationResolver:
             # a label with a date in brackets (「事務連絡（令和7年5月22日）」) is also named without it
             names |= {fold_query(re.sub(r"\(.*?\)", "", d.label)).strip()}
             self._docs.append((doc_id, d.kind, tuple(sorted((n for n in names if n), key=len, reverse=True))))
+        self._numbered = [(doc_id, kind) for doc_id, kind, _ in self._docs if kind in ("qa", "youkou")]
         # Names by their first two characters (one for a one-character name): a query is scanned once, instead of
         # every name of every document searched for in it (4,155 statutes: ~0.5 ms a query).
-        self._numbered = [(doc_id, kind) for doc_id, kind, _ in self._docs if kind in ("qa", "youkou")]
         self._by_head: dict[str, list[tuple[int, str]]] = {}
         for i, (_, _, names) in enumerate(self._docs):
             for n in names:
