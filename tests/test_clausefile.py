@@ -16,6 +16,7 @@ from corpus.errors import ClauseNotFound, IndexMismatch
 from corpus.model import Clause, Document, LazyParsedDocument, ParsedDocument
 from index.clausefile import (EDITIONS_FILE, KEYS_FILE, OFFSETS_FILE, ClauseFile, ClauseRows, load_clauses,
                               write_clauses, _scan)
+from index.graph import ClauseGraph
 from index.layout import current_build
 from index.search import RowArrays, Searcher
 
@@ -165,17 +166,21 @@ def test_the_cache_is_bounded_and_answers_the_same(searcher: Searcher) -> None:
         rows[len(rows)]  # noqa: B018
 
 
+def _lazy_and_eager_graphs(searcher: Searcher) -> tuple[ClauseFile, ClauseGraph, ClauseGraph]:
+    """(a clause file with a small cache, the clause graph over it as a served build reads it, the graph over the
+    corpus in memory)."""
+    build = searcher.build_dir
+    file = ClauseFile(build / "clauses.jsonl", _offsets(build), _starts(build), [p.document for p in searcher.corpus],
+                      np.load(build / KEYS_FILE), cache_clauses=10)
+    return (file, ClauseGraph.load(build, searcher.manifest, file.corpus()),
+            ClauseGraph.load(build, searcher.manifest, searcher.corpus))
+
+
 def test_the_graph_reads_a_hit_alone_not_its_edition(searcher: Searcher) -> None:
     # the API looks up every hit in the clause graph: at statute scale, parsing the hit's whole law each time (the
     # cache holds a few laws) cost most of a request
-    from index.graph import ClauseGraph
-
     docs = list(searcher.corpus)
-    build = searcher.build_dir
-    file = ClauseFile(build / "clauses.jsonl", _offsets(build), _starts(build), [p.document for p in docs],
-                      np.load(build / KEYS_FILE), cache_clauses=10)
-    graph = ClauseGraph.load(build, searcher.manifest, file.corpus())
-    eager = ClauseGraph.load(build, searcher.manifest, searcher.corpus)
+    file, graph, eager = _lazy_and_eager_graphs(searcher)
     want = [c for p in docs for c in p.clauses]
     for c in want:  # positions from the clause file's key index: the last clause of a section, as a dict says
         e = graph._edition_of[(c.doc_id, c.edition)]
@@ -188,20 +193,16 @@ def test_the_graph_reads_a_hit_alone_not_its_edition(searcher: Searcher) -> None
         assert got == eager.clause(c.doc_id, c.edition, c.section)
         assert graph.refs(got) == eager.refs(eager.clause(c.doc_id, c.edition, c.section))
     assert not file._cache  # no edition was parsed for them
+    assert docs[0].clause_at(0) == docs[0].clauses[0] == file.corpus().get(docs[0].document.id).clause_at(0)
 
 
 def test_the_graph_keeps_ids_by_key_within_its_bound(searcher: Searcher, monkeypatch: pytest.MonkeyPatch) -> None:
     # a hit's id is found by key for the hit, then again for its references: kept, not read and parsed twice
     from index import graph as graph_module
-    from index.graph import ClauseGraph
 
     monkeypatch.setattr(graph_module, "PARSED_CLAUSES", 7)
     docs = list(searcher.corpus)
-    build = searcher.build_dir
-    file = ClauseFile(build / "clauses.jsonl", _offsets(build), _starts(build), [p.document for p in docs],
-                      np.load(build / KEYS_FILE), cache_clauses=10)
-    graph = ClauseGraph.load(build, searcher.manifest, file.corpus())
-    eager = ClauseGraph.load(build, searcher.manifest, searcher.corpus)
+    file, graph, eager = _lazy_and_eager_graphs(searcher)
     want = [c for p in docs for c in p.clauses][::3]
     for _ in range(2):  # the second pass finds some ids kept, the rest read again: the same ids
         for c in want:
@@ -212,7 +213,6 @@ def test_the_graph_keeps_ids_by_key_within_its_bound(searcher: Searcher, monkeyp
     monkeypatch.setattr(graph, "_local", lambda e, s: reads.append((e, s)))
     c = want[-1]
     assert graph._id(c.doc_id, c.edition, c.section) == eager._id(c.doc_id, c.edition, c.section) and not reads
-    assert docs[0].clause_at(0) == docs[0].clauses[0] == file.corpus().get(docs[0].document.id).clause_at(0)
 
 
 def _offsets(build: Path) -> np.ndarray:
