@@ -3,6 +3,7 @@ against exact search.
 
     python -m eval.bench_real_vectors embed --data-dir DIR --out OUT     # resumable; ~1 h on 2 cores (bf16)
     python -m eval.bench_real_vectors recall --out OUT [--ef 512 2048] [--factory HNSW32,SQfp16]
+    python -m eval.bench_real_vectors serve --data-dir DIR --out OUT [--clients 16] [--seconds 20]
 
 ``embed`` chunks the build's corpus exactly as the build does (its manifest's chunking) and writes OUT/vectors.f32
 (float32, passages × dim, a raw memory map) with OUT/rows.npy (each passage's row) and OUT/done.npy (which passages
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -93,6 +95,63 @@ def recall(out: Path, ef_values: tuple[int, ...], factory: str) -> dict[str, obj
     return report
 
 
+def hybrid_copy(data_dir: Path, out: Path, factory: str) -> Path:
+    """OUT/hybrid: a data directory whose current build is DATA_DIR's, every file linked, but for the dense index:
+    ``factory`` over the real vectors (built once; removed to build again). Returns it."""
+    from index.dense import DenseBackend
+    from index.layout import current_build
+
+    source = current_build(data_dir)
+    target_dir = out / "hybrid"
+    build = target_dir / "index" / "builds" / source.name
+    if (build / "manifest.json").exists():
+        return target_dir
+    rows = np.load(out / "rows.npy")
+    vectors = np.array(np.memmap(out / "vectors.f32", dtype=np.float32, mode="r").reshape(len(rows), -1))
+    build.mkdir(parents=True, exist_ok=True)
+    for f in source.iterdir():
+        if f.name not in ("dense.faiss", "passage_rows.npy", "manifest.json") and not (build / f.name).exists():
+            (build / f.name).symlink_to(f.resolve())
+    for name in ("store", "corpus"):  # the ingested documents, if the layout keeps them beside the index
+        if (data_dir / name).exists() and not (target_dir / name).exists():
+            (target_dir / name).symlink_to((data_dir / name).resolve())
+    manifest = json.loads((source / "manifest.json").read_text("utf-8"))
+    manifest["dense"] = DenseBackend.build(vectors, rows, factory).save(build)
+    manifest["note"] = "REAL vectors (eval/bench_real_vectors.py) with the keyword side of " + str(source)
+    (build / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), "utf-8")
+    (target_dir / "index" / "CURRENT").write_text(source.name, "utf-8")
+    return target_dir
+
+
+def serve(data_dir: Path, out: Path, factory: str, clients: int, seconds: float) -> dict[str, object]:
+    """The hybrid server over the real vectors through HTTP: cold start, one client (200 distinct queries), then
+    ``clients`` at once (1,146 distinct queries: the question files and perturbations of them), as
+    eval.bench_http.measure_server measures it. Writes OUT/serve-<UTC time>.json; run it from two checkouts, taking
+    turns, to compare two versions of the code on the same box."""
+    from eval.bench_http import measure_server
+
+    hybrid = hybrid_copy(data_dir, out, factory)
+    asked = [json.loads(line)["question"] for name in ("laws.jsonl", "users.jsonl", "out-of-corpus.jsonl")
+             for line in (QUESTIONS / name).read_text("utf-8").splitlines() if line.strip()]
+    extra = distinct_queries(1500, seed=12)
+    load_queries = list(dict.fromkeys(asked + extra))[:1146]
+    sequential = list(dict.fromkeys(extra[::-1]))[:200]
+    res = measure_server(hybrid, "ウォームアップ用の質問", load_queries, sequential, out / "server.log",
+                         clients=clients, max_seconds=seconds)
+    mib = 2 ** 20
+    report: dict[str, object] = {
+        "build": str(hybrid), "factory": factory, "clients": clients, "cold_start_s": res["cold_start_s"],
+        "peak_rss_MiB": round(res["peak_rss_bytes"] / mib),
+        "sequential": {k: res["sequential"].get(k) for k in ("completed", "qps", "latency_p50_ms", "latency_p95_ms",
+                                                             "errors")},
+        "load": {k: res["load"].get(k) for k in ("completed", "qps", "latency_p50_ms", "latency_p95_ms", "errors",
+                                                 "server_cpu_ms_per_request")},
+        "load_average": list(os.getloadavg())}
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    (out / f"serve-{stamp}.json").write_text(json.dumps(report, indent=1), "utf-8")
+    return report
+
+
 def main(argv: list[str] | None = None) -> None:
     from index.dense import APPROX_FACTORY
 
@@ -105,9 +164,18 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--out", type=Path, required=True)
     r.add_argument("--ef", type=int, nargs="+", default=[256, 512, 1024, 2048])
     r.add_argument("--factory", default=APPROX_FACTORY)
+    v = sub.add_parser("serve", help="the hybrid server over the embedded passages, through HTTP")
+    v.add_argument("--data-dir", type=Path, required=True, help="the build the passages were embedded from")
+    v.add_argument("--out", type=Path, required=True)
+    v.add_argument("--factory", default=APPROX_FACTORY)
+    v.add_argument("--clients", type=int, default=16)
+    v.add_argument("--seconds", type=float, default=20.0)
     args = ap.parse_args(argv)
     if args.command == "embed":
         embed(args.data_dir, args.out)
+        return
+    if args.command == "serve":
+        print(json.dumps(serve(args.data_dir, args.out, args.factory, args.clients, args.seconds), indent=1))
         return
     report = recall(args.out, tuple(args.ef), args.factory)
     keys = ("clause_recall@10", "clause_recall@10_ties", "clause_recall@50")

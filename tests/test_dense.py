@@ -71,3 +71,26 @@ def test_clause_recall_counts_a_tie_with_the_tenth_as_found() -> None:
     assert r["clause_recall@10"] == r["clause_recall@50"] == round(2 / 3, 4)
     assert r["clause_recall@10_ties"] == round((3 / 3 + 2 / 3) / 2, 4)
     assert clause_recall(queries, vectors, got, exact, tie=1e-6)["clause_recall@10_ties"] == round(2 / 3, 4)
+
+
+def test_the_real_vector_bench_serves_a_build_with_other_vectors(small_built_data_dir: Path, tmp_path: Path) -> None:
+    # eval/bench_real_vectors.py serve: the build's keyword side as it is, the dense index over vectors embedded
+    # apart (at the statute scale, an hour of embedding kept outside any build)
+    from eval.bench_real_vectors import _passages, hybrid_copy
+    from index.layout import current_build
+    from index.search import Searcher
+
+    texts, rows = _passages(small_built_data_dir)
+    vectors = np.random.default_rng(0).normal(size=(len(texts), 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    np.save(tmp_path / "rows.npy", rows)
+    vectors.tofile(tmp_path / "vectors.f32")
+    copy = hybrid_copy(small_built_data_dir, tmp_path, EXACT_FACTORY)
+    build, source = current_build(copy), current_build(small_built_data_dir)
+    assert build.name == source.name and (build / "clauses.jsonl").resolve() == (source / "clauses.jsonl").resolve()
+    dense = DenseBackend.load(build, EXACT_FACTORY)
+    assert dense.index.ntotal == len(texts)
+    for i in (0, len(texts) // 2, len(texts) - 1):
+        assert dense.rank(vectors[i], None, 1)[0][0] == rows[i]  # its own vector, not the build's
+    assert Searcher.load(copy, check_corpus=False).search("補助率", mode="bm25").hits
+    assert hybrid_copy(small_built_data_dir, tmp_path, EXACT_FACTORY) == copy  # built once
