@@ -67,24 +67,42 @@ def _strong_youkou(section: str) -> bool:
 _NUMBER_MARK = re.compile(r"(?<![a-z])no\.?\s*(?=\d)")
 
 
-# a kanji number as a section level: after 第, in brackets, or before a bracket (「第四の（二）のエ」, 「四(1)ア」)
-_KANJI_LEVEL = re.compile(r"(?<=第)[一二三四五六七八九十]+|(?<=\()[一二三四五六七八九十]+(?=\))|[一二三四五六七八九十]+(?=\()")
+# a kanji number as a section level: after 第, in brackets, or before a bracket (「第四の（二）のエ」, 「四(1)ア」), or
+# right after 要綱 when nothing but a particle follows (「要綱の四について」; not 「要綱の一部」)
+_KANJI_LEVEL = re.compile(r"(?<=第)[一二三四五六七八九十]+|(?<=\()[一二三四五六七八九十]+(?=\))|[一二三四五六七八九十]+(?=\()"
+                          r"|(?<=要綱)\s*の?\s*([一二三四五六七八九十]+)(?=$|\s|について|って|[はをにでの?。、,])")
 
 
-def _arabic(m: re.Match[str]) -> str:
-    try:
-        return str(kanji_to_int(m.group()))
-    except ValueError:  # 「十十」: not a number
-        return m.group()
+def _folded(text: str) -> tuple[str, list[int] | None]:
+    """fold_query(text), and for each of its characters the offset in ``text`` of the character it came from (None
+    when NFKC changed the length, which it does for rare characters such as ㍻)."""
+    t = unicodedata.normalize("NFKC", text).lower()
+    origin: list[int] | None = list(range(len(t))) if len(t) == len(text) else None
+    out: list[str] = []
+    kept: list[int] = []
+    pos = 0
+    for m in _KANJI_LEVEL.finditer(t):
+        start, end = m.span(m.lastindex or 0)
+        try:
+            number = str(kanji_to_int(t[start:end]))
+        except ValueError:  # 「十十」: not a number
+            continue
+        out.append(t[pos:start] + number)
+        # the number's first digit from the kanji's first character, its last from their last
+        kept += list(range(pos, start)) + [start] * (len(number) - 1) + [end - 1]
+        pos = end
+    out.append(t[pos:])
+    kept += list(range(pos, len(t)))
+    t = "".join(out)
+    origin = [origin[i] for i in kept] if origin is not None else None
+    t = _NUMBER_MARK.sub(lambda m: " " * len(m.group()), t)  # 「Q&A No.2-5」: same length, offsets kept
+    return t.replace("〜", "~").replace("、", " ").replace("，", " "), origin
 
 
 def fold_query(text: str) -> str:
     """NFKC, lower case, and the Japanese ways of writing the same marks: 「Ｑ＆Ａ２－５」 -> 「q&a2-5」, 「第四の（二）」
     -> 「第4の(2)」."""
-    t = unicodedata.normalize("NFKC", text).lower()
-    t = _KANJI_LEVEL.sub(_arabic, t)
-    t = _NUMBER_MARK.sub(lambda m: " " * len(m.group()), t)  # 「Q&A No.2-5」: same length, offsets kept
-    return t.replace("〜", "~").replace("、", " ").replace("，", " ")
+    return _folded(text)[0]
 
 
 _FILLER = re.compile(r"について|とは|を?見せて|を?教えて|の内容|を表示|[\s、。，．,.？?！!「」()（）のはをにでがとへや]")
@@ -183,7 +201,7 @@ class CitationResolver:
 
         Only unmistakable section forms are unresolved — 「9-9」, 「第12」, 「4(9)」, 「p40」 — not a bare number after
         要綱, which is as often a count (「要綱の3つの要件」)."""
-        q = fold_query(query)
+        q, origin = _folded(query)
         m = _EDITION.search(q)
         edition = int(m.group(1)) if m else None
         named = self._named_docs(q)
@@ -222,9 +240,11 @@ class CitationResolver:
             for (_, s, e), cs in hits.items():
                 if len({c.doc_id for c in cs}) == 1:
                     add(cs[0], s, e)
-        shown = query if len(query) == len(q) else q  # as typed, where folding kept the offsets
+        def typed(a: int, b: int) -> str:  # as typed where the folded offsets map back, else as folded
+            return (query[origin[a]:origin[b - 1] + 1] if origin is not None else q[a:b]).strip()
+
         # with the document's name when it is near the section form
-        unresolved = [(s, shown[start if 0 <= s - start <= 8 else s:e].strip())
+        unresolved = [(s, typed(start if 0 <= s - start <= 8 else s, e))
                       for (s, e), start in missing.items() if (s, e) not in resolved]
         laws, lacking = self._law_citations(query)
         found += [c for c in laws if c.clause.key not in seen]

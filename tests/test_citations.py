@@ -32,6 +32,7 @@ FORMS = [
     ("要綱第四の（二）のエ", "jisshi-youkou", "4(2)エ", 1),
     ("要綱4-2-エ", "jisshi-youkou", "4(2)エ", 1),     # a dash between all three levels
     ("要綱4(1)アからウ", "jisshi-youkou", "4(1)ア", 1),  # a range: its first item (「か」 after a digit is a count)
+    ("要綱の四について", "jisshi-youkou", "4", 1),
     ("Q&A（第2版）3-3", "hojokin-qa", "3-3", 2),     # the citation as regkb prints it
     ("PMH先行実施説明資料（令和5年度）p5", "pmh-senko-r5", "p5", 1),
 ]
@@ -88,6 +89,7 @@ def test_every_citation_form_resolves(resolver: CitationResolver, query: str, do
     "システム改修の補助対象",         # no citation at all
     "要綱の(1)について",              # a number in brackets is a second level, never section 1
     "要綱の3か月以内の報告",          # a count of months, not section 3
+    "要綱の一部について",              # a kanji numeral in a word, not section 1
 ])
 def test_things_that_are_not_citations(resolver: CitationResolver, query: str) -> None:
     assert resolver.find(query) == []
@@ -98,6 +100,8 @@ def test_things_that_are_not_citations(resolver: CitationResolver, query: str) -
     ("Ｑ＆Ａ ９－９の内容", ["Ｑ＆Ａ ９－９"]),      # as typed
     ("要綱 4(3)ア", ["要綱 4(3)ア"]),
     ("実施要綱の第15", ["実施要綱の第15"]),
+    ("要綱第九十九", ["要綱第九十九"]),           # as typed, though folded to 第99
+    ("要綱 第十(1)ア", ["要綱 第十(1)ア"]),
     ("説明資料 p99", ["説明資料 p99"]),
     ("母子保健法第99条", ["母子保健法第99条"]),
     ("学校保健安全法施行令第8条", ["学校保健安全法施行令"]),
