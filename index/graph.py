@@ -28,10 +28,10 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -41,6 +41,9 @@ from corpus.model import Clause, LazyParsedDocument, ParsedDocument, clause_key
 from corpus.sections import normalize_section
 
 log = logging.getLogger(__name__)
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 GRAPH_FILE = "graph.json"
 FORMAT = 1
@@ -248,6 +251,31 @@ def write_graph(directory: Path, data: GraphData) -> dict[str, Any]:
 PARSED_CLAUSES = 4096
 
 
+class _Recent(Generic[K, V]):
+    """A bounded map, the least recently used entry dropped first; thread-safe, the value computed outside the lock
+    (two threads may compute the same one: both get an equal value)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: K, compute: Callable[[], V]) -> V:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = compute()
+        with self._lock:
+            self._items[key] = value
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+
 class ClauseGraph:
     """The graph of a loaded index over its corpus: ids to clauses and back, and each clause's neighbours.
 
@@ -272,9 +300,8 @@ class ClauseGraph:
             self._edition_of.setdefault((p.document.id, p.document.edition), e)
             start += p.clause_count  # not len(p.clauses): a served build reads an edition's clauses on demand
         self._sections: list[dict[str, int] | None] = [None] * len(self._editions)
-        self._parsed: OrderedDict[int, Clause] = OrderedDict()
-        self._ids: OrderedDict[tuple[int, str], int | None] = OrderedDict()  # (edition, section) -> id
-        self._parsed_lock = threading.Lock()
+        self._parsed: _Recent[int, Clause] = _Recent(PARSED_CLAUSES)
+        self._ids: _Recent[tuple[int, str], int | None] = _Recent(PARSED_CLAUSES)  # (edition, section) -> id
 
     @classmethod
     def load(cls, build_dir: Path | None, manifest: Mapping[str, Any], corpus: Corpus,
@@ -318,18 +345,12 @@ class ClauseGraph:
         e = self._edition_of.get((doc, edition))
         if e is None:
             return None
-        key = (e, section)
-        with self._parsed_lock:
-            if key in self._ids:
-                self._ids.move_to_end(key)
-                return self._ids[key]
-        local = self._local(e, section)
-        i = None if local is None else self._starts[e] + local
-        with self._parsed_lock:
-            self._ids[key] = i
-            if len(self._ids) > PARSED_CLAUSES:
-                self._ids.popitem(last=False)
-        return i
+
+        def find() -> int | None:
+            local = self._local(e, section)
+            return None if local is None else self._starts[e] + local
+
+        return self._ids.get((e, section), find)
 
     def _index(self, c: Clause) -> int | None:
         """The id of ``c`` itself (of the last clause with its key when ``c`` is not one of the corpus's)."""
@@ -344,18 +365,11 @@ class ClauseGraph:
         return i
 
     def _clause(self, i: int) -> Clause:
-        with self._parsed_lock:
-            c = self._parsed.get(i)
-            if c is not None:
-                self._parsed.move_to_end(i)
-                return c
-        e = bisect.bisect_right(self._starts, i) - 1
-        c = self._editions[e].clause_at(i - self._starts[e])  # one clause, not its whole edition
-        with self._parsed_lock:
-            self._parsed[i] = c
-            if len(self._parsed) > PARSED_CLAUSES:
-                self._parsed.popitem(last=False)
-        return c
+        def read() -> Clause:
+            e = bisect.bisect_right(self._starts, i) - 1
+            return self._editions[e].clause_at(i - self._starts[e])  # one clause, not its whole edition
+
+        return self._parsed.get(i, read)
 
     def _clauses(self, csr: tuple[np.ndarray, np.ndarray], c: Clause) -> list[Clause]:
         i = self._index(c)
