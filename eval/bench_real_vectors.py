@@ -26,6 +26,7 @@ import numpy as np
 
 from eval.bench_baselines import faiss_exact_vs_hnsw
 from eval.bench_queries import distinct_queries
+from eval.question_set import load_questions
 QUESTIONS = Path(__file__).parent / "questions"
 CHUNK = 8192  # passages per embedding call, saved after each
 
@@ -82,8 +83,7 @@ def recall(out: Path, ef_values: tuple[int, ...], factory: str) -> dict[str, obj
         raise SystemExit(f"{int((~done).sum())} passages are not embedded yet: run `embed` again")
     vectors = np.array(np.memmap(out / "vectors.f32", dtype=np.float32, mode="r").reshape(len(rows), -1))
     encoder = load_embedder(EncoderConfig(), side="query")
-    asked = [json.loads(line)["question"] for name in ("laws.jsonl", "users.jsonl")
-             for line in (QUESTIONS / name).read_text("utf-8").splitlines() if line.strip()]
+    asked = [q.question for name in ("laws.jsonl", "users.jsonl") for q in load_questions(QUESTIONS / name)]
     questions = list(dict.fromkeys(asked + distinct_queries(600, seed=5)))[:800]
     queries = np.vstack([encoder.encode_query(q) for q in questions])
     started = time.perf_counter()
@@ -131,8 +131,8 @@ def serve(data_dir: Path, out: Path, factory: str, clients: int, seconds: float)
     from eval.bench_http import measure_server
 
     hybrid = hybrid_copy(data_dir, out, factory)
-    asked = [json.loads(line)["question"] for name in ("laws.jsonl", "users.jsonl", "out-of-corpus.jsonl")
-             for line in (QUESTIONS / name).read_text("utf-8").splitlines() if line.strip()]
+    asked = [q.question for name in ("laws.jsonl", "users.jsonl", "out-of-corpus.jsonl")
+             for q in load_questions(QUESTIONS / name)]
     extra = distinct_queries(1500, seed=12)
     load_queries = list(dict.fromkeys(asked + extra))[:1146]
     sequential = list(dict.fromkeys(extra[::-1]))[:200]
