@@ -115,6 +115,7 @@ def _says_more(query: str, start: int, end: int) -> bool:
 
 # the last 項 or 号 of a statute section: 「第19条の2第1項第3号」 → 「第19条の2第1項」 → 「第19条の2」
 _LAST_LEVEL = re.compile(r"第\d+[項号]$")
+_FIRST_TABLE = re.compile(r"^別表第1(?!\d)の?(.*)$")  # 「別表第1の40の項」 -> group 1: 「40の項」
 
 
 class CitationResolver:
@@ -282,9 +283,12 @@ class CitationResolver:
 
     def _nearest_law_clause(self, law_id: str, section: str) -> Clause | None:
         """The cited 条/項/号, or the nearest one above it that exists: a 号 the current text no longer has (or a
-        mistyped one) still leads to its article rather than to nothing."""
+        mistyped one) still leads to its article rather than to nothing. 「別表第一」 of a law with one unnumbered 別表 is
+        that table (番号法's 別表第一 became its 別表 when 別表第二 was deleted; staff still type the old name)."""
         while True:
             c = self._clause(law_id, section, None)
+            if c is None and (first := _FIRST_TABLE.match(section)):
+                c = self._clause(law_id, "別表" + first.group(1), None)
             if c is not None:
                 return c
             shorter = _LAST_LEVEL.sub("", section)

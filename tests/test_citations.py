@@ -53,6 +53,8 @@ LAW_FORMS = [
     ("障害者自立支援法第58条", "417AC0000000123", "第58条"),         # the law's name before 2013
     ("自立支援法58条", "417AC0000000123", "第58条"),
     ("番号法別表の第40項", "425AC0000000027", "別表40の項"),         # a row as staff type it
+    ("番号法 別表第一", "425AC0000000027", "別表"),                   # the table's name before 別表第二 was deleted
+    ("番号法別表第一の四十の項", "425AC0000000027", "別表40の項"),
 ]
 
 
@@ -113,7 +115,7 @@ def test_citations_of_clauses_the_corpus_lacks_are_reported(resolver: CitationRe
 
 
 @pytest.mark.parametrize("query", [
-    "Q&A 3-1", "母子保健法第20条", "番号法別表第70の項",
+    "Q&A 3-1", "母子保健法第20条", "番号法別表第70の項", "番号法 別表第一",
     "説明資料 p5",                   # 「資料」 names the other slides too, which lack p5: one that has it resolves
     "要綱の3つの要件",               # a count, not a section
     "要綱で対象になる制度",           # no section at all
