@@ -141,18 +141,19 @@ def faiss_exact_vs_hnsw(vectors: np.ndarray, queries: np.ndarray, hnsw_index: fa
     exact_ids, exact_lat = run(flat)
     exact_scores = np.array([flat.search(q.reshape(1, -1), k)[0][0] for q in queries])
 
-    def clauses(index: faiss.Index) -> list[list[tuple[int, int]]]:
-        """Per query, the top 50 clauses as (row, the passage that ranked it), as the dense side ranks them."""
+    def clauses(index: faiss.Index, rescore: bool = False) -> list[list[tuple[int, int]]]:
+        """Per query, the top 50 clauses as (row, the passage that ranked it), as the dense side ranks them
+        (``rescore``: the candidates scored with the float32 vectors, as DenseBackend does an HNSW index's)."""
         assert passage_rows is not None
+        dense = DenseBackend(index, passage_rows, "", vectors if rescore else None)
         out = []
         for q in queries:
-            scores, ids = index.search(q.reshape(1, -1), want)
+            ids, scores = dense.passages(q.reshape(1, -1), want)
             best: dict[int, tuple[float, int]] = {}
-            for pid, sc in zip(ids[0], scores[0]):
-                if pid >= 0:
-                    row = int(passage_rows[pid])
-                    if row not in best or sc > best[row][0]:
-                        best[row] = (float(sc), int(pid))
+            for pid, sc in zip(ids.tolist(), scores.tolist()):
+                row = int(passage_rows[pid])
+                if row not in best or sc > best[row][0]:
+                    best[row] = (float(sc), int(pid))
             out.append([(r, p) for r, (_, p) in sorted(best.items(), key=lambda x: -x[1][0])[:50]])
         return out
 
@@ -182,6 +183,7 @@ def faiss_exact_vs_hnsw(vectors: np.ndarray, queries: np.ndarray, hnsw_index: fa
                                                               5)}
         if exact_clauses is not None:
             row.update(clause_recall(queries, vectors, clauses(hnsw), exact_clauses))
+            row["rescored"] = clause_recall(queries, vectors, clauses(hnsw, rescore=True), exact_clauses)
         out["hnsw"]["by_efSearch"].append(row)
     hnsw.hnsw.efSearch = old_ef
     return out

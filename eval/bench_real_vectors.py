@@ -10,7 +10,8 @@ against exact search.
 are embedded): a killed run resumes where it stopped. ``recall`` builds the approximate index as regkb does and
 writes OUT/recall.json: clause recall@10 against exact search, as the dense side ranks (200 passages asked, best
 passage per clause), strictly and with ties at float16 precision counted (bench_baselines.clause_recall), per
-efSearch and for exact search over float16 vectors, over the statute and user questions and generated variants of
+efSearch with the candidates' scores as found and rescored with the float32 vectors (as the server does), and for
+exact search over float16 vectors, over the statute and user questions and generated variants of
 them. Sessions 6 and 7's figures (326,668 passages): README, "Hybrid at the statute archive's scale".
 """
 
@@ -97,8 +98,10 @@ def recall(out: Path, ef_values: tuple[int, ...], factory: str) -> dict[str, obj
 
 def hybrid_copy(data_dir: Path, out: Path, factory: str) -> Path:
     """OUT/hybrid: a data directory whose current build is DATA_DIR's, every file linked, but for the dense index:
-    ``factory`` over the real vectors (built once; removed to build again). Returns it."""
-    from index.dense import DenseBackend
+    ``factory`` over the real vectors (built once; removed to build again), and the keyword fields' dense columns
+    where the build predates them. Returns it."""
+    from index.dense import RESCORE_FILE, DenseBackend
+    from index.keyword import HEAVY_TOKENS, write_heavy_columns
     from index.layout import current_build
 
     source = current_build(data_dir)
@@ -110,8 +113,16 @@ def hybrid_copy(data_dir: Path, out: Path, factory: str) -> Path:
     vectors = np.array(np.memmap(out / "vectors.f32", dtype=np.float32, mode="r").reshape(len(rows), -1))
     build.mkdir(parents=True, exist_ok=True)
     for f in source.iterdir():
-        if f.name not in ("dense.faiss", "passage_rows.npy", "manifest.json") and not (build / f.name).exists():
-            (build / f.name).symlink_to(f.resolve())
+        if f.name in ("dense.faiss", "passage_rows.npy", RESCORE_FILE, "manifest.json") or (build / f.name).exists():
+            continue
+        if f.is_dir() and f.name.startswith("bm25") and not (f / HEAVY_TOKENS).exists():
+            # a build from before the dense columns of frequent tokens: its files linked, the columns added
+            (build / f.name).mkdir()
+            for g in f.iterdir():
+                (build / f.name / g.name).symlink_to(g.resolve())
+            write_heavy_columns(build / f.name)
+            continue
+        (build / f.name).symlink_to(f.resolve())
     for name in ("store", "corpus"):  # the ingested documents, if the layout keeps them beside the index
         if (data_dir / name).exists() and not (target_dir / name).exists():
             (target_dir / name).symlink_to((data_dir / name).resolve())
@@ -181,7 +192,8 @@ def main(argv: list[str] | None = None) -> None:
     keys = ("clause_recall@10", "clause_recall@10_ties", "clause_recall@50")
     print({"exact search, float16 vectors": {k: report["exact_fp16"].get(k) for k in keys}})  # type: ignore[attr-defined]
     for row in report["hnsw"]["by_efSearch"]:  # type: ignore[index]
-        print({k: row.get(k) for k in ("efSearch", *keys, "p50_ms")})
+        print({k: row.get(k) for k in ("efSearch", *keys, "p50_ms")},
+              {"rescored": {k: row["rescored"].get(k) for k in keys}})
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@ from typing import Any
 import faiss
 import numpy as np
 
+from corpus.errors import IndexMismatch
 from index.backend import Backend
+from index.vector_rows import NpyRows
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +35,19 @@ APPROX_FACTORY = "HNSW32,SQfp16"
 # clause within 1e-4 of the exact tenth's score, the float16 vectors' own error: eval.bench_baselines.clause_recall):
 # efSearch 512 0.976 / 0.983 (2.0 ms), 768 0.983 / 0.990 (2.9 ms), 1024 0.987 / 0.994 (3.8 ms), 1536 0.989 / 0.996
 # (5.8 ms), 2048 0.990 / 0.997 (8.5 ms); exact search over float16 vectors, the other choice, 0.993 / 0.999 (50 ms).
-# Of the clauses efSearch 2048 missed, three in four were such ties. HNSW serves only indexes of APPROX_THRESHOLD
-# passages or more, so the setting is the one measured at that scale: 1024, the least with ≥ 0.99 with ties counted
-# and a margin (2048 cost a quarter of a statute-scale query's CPU for 0.3 % of the tenth places).
-EF_CONSTRUCTION = 200
-EF_SEARCH = 1024
+# Of the clauses efSearch 2048 missed, three in four were such ties — hence the rescoring below. Rescored, on the same
+# vectors and questions (strict): efConstruction 200: efSearch 768 0.990, 1024 0.993; HNSW48 768 0.990, SQ8 (int8
+# storage) 768 0.990; efConstruction 400: efSearch 512 0.990 (2.5 ms), **768 0.995** (3.6 ms), 1024 0.997. A graph
+# built with the wider efConstruction (6.4 against 2 minutes here) finds as much with three quarters of the search.
+# HNSW serves only indexes of APPROX_THRESHOLD passages or more, so the setting is the one measured at that scale.
+EF_CONSTRUCTION = 400
+EF_SEARCH = 768
 EXACT_FACTORY = "Flat"
+# The approximate index's candidates are rescored with the float32 vectors, read from disk per query
+# (index/vector_rows.py): the float16 graph finds the neighbours, exact inner products order them. Without it a
+# clause one float16 rounding below another could swap places with it at the tenth (efConstruction 200, efSearch 1024:
+# strict clause recall@10 0.987 as found, 0.993 rescored; eval/bench_real_vectors.py recall prints both).
+RESCORE_FILE = "dense_vectors.npy"
 SELECTOR_CACHE = 32  # filter masks whose faiss selector is kept (the default mask is asked for on every query)
 
 
@@ -49,10 +58,12 @@ def factory_for(n: int) -> str:
 class DenseBackend(Backend):
     name = "dense"
 
-    def __init__(self, index: faiss.Index, passage_rows: np.ndarray, factory: str) -> None:
+    def __init__(self, index: faiss.Index, passage_rows: np.ndarray, factory: str,
+                 exact: np.ndarray | NpyRows | None = None) -> None:
         self.index = index
         self.passage_rows = passage_rows  # passage id -> clause row
         self.factory = factory
+        self.exact = exact  # float32 vectors that rescore an approximate index's candidates (None: scores as found)
         self.n_rows = int(passage_rows.max()) + 1 if len(passage_rows) else 0
         self._selectors: OrderedDict[bytes, tuple[faiss.IDSelector, np.ndarray] | None] = OrderedDict()
         self._selectors_lock = threading.Lock()
@@ -67,13 +78,18 @@ class DenseBackend(Backend):
         if not index.is_trained:  # a scalar quantiser learns its range (float16: nothing to learn, but asked)
             index.train(vectors)
         index.add(vectors)
-        return cls(index, passage_rows.astype(np.int32), factory)
+        exact = vectors if factory.startswith("HNSW") else None
+        return cls(index, passage_rows.astype(np.int32), factory, exact)
 
     def save(self, directory: Path) -> dict[str, Any]:
         faiss.write_index(self.index, str(directory / "dense.faiss"))
         np.save(directory / "passage_rows.npy", self.passage_rows)
-        return {"factory": self.factory, "dim": self.index.d, "passages": int(self.index.ntotal),
+        meta = {"factory": self.factory, "dim": self.index.d, "passages": int(self.index.ntotal),
                 "faiss": faiss.__version__}
+        if isinstance(self.exact, np.ndarray):
+            np.save(directory / RESCORE_FILE, self.exact)
+            meta["rescored"] = f"float32 ({RESCORE_FILE})"
+        return meta
 
     @classmethod
     def load(cls, directory: Path, factory: str) -> DenseBackend:
@@ -82,7 +98,11 @@ class DenseBackend(Backend):
         if factory.startswith("HNSW"):
             faiss.downcast_index(index).hnsw.efSearch = EF_SEARCH
         rows = np.load(directory / "passage_rows.npy", mmap_mode="r")
-        return cls(index, np.asarray(rows), factory)
+        exact = NpyRows(directory / RESCORE_FILE) if (directory / RESCORE_FILE).exists() else None
+        if exact is not None and exact.shape != (index.ntotal, index.d):
+            raise IndexMismatch(f"{exact.path} holds {exact.shape} vectors for an index of {index.ntotal}: rebuild "
+                                "the index (`regkb build`)")
+        return cls(index, np.asarray(rows), factory, exact)
 
     def rank(self, query: Any, allowed: np.ndarray | None, k: int) -> list[tuple[int, float]]:
         q = np.asarray(query, dtype=np.float32).reshape(1, -1)
@@ -97,15 +117,25 @@ class DenseBackend(Backend):
             params = faiss.SearchParameters(sel=selector)
         # Several passages can belong to one clause: ask for more passages than clauses wanted.
         want = min(n, max(k * 4, 50))
-        scores, ids = self.index.search(q, want, params=params)
+        ids, scores = self.passages(q, want, params)
         best: dict[int, float] = {}
-        for pid, s in zip(ids[0], scores[0]):
-            if pid < 0:
-                continue
+        for pid, s in zip(ids.tolist(), scores.tolist()):
             row = int(self.passage_rows[pid])
             if row not in best or s > best[row]:
                 best[row] = float(s)
         return sorted(best.items(), key=lambda x: -x[1])[:k]
+
+    def passages(self, q: np.ndarray, want: int, params: faiss.SearchParameters | None = None,
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``want`` nearest passages to the (1, dim) query ``q`` as (ids, scores), rescored exactly when the
+        index is approximate and its float32 vectors were saved (the order of the scores is not restored)."""
+        scores, ids = self.index.search(q, want, params=params)
+        found = ids[0] >= 0
+        ids, scores = ids[0][found], scores[0][found]
+        if self.exact is not None and len(ids):
+            vectors = self.exact[ids] if isinstance(self.exact, np.ndarray) else self.exact.take(ids)
+            scores = vectors @ q[0]
+        return ids, scores
 
     def _selector(self, allowed: np.ndarray) -> faiss.IDSelector | None:
         """A faiss selector of the passages of the ``allowed`` rows (None: no passage allowed), cached per mask.

@@ -9,7 +9,9 @@ import faiss
 import numpy as np
 import pytest
 
-from index.dense import APPROX_FACTORY, EF_SEARCH, EXACT_FACTORY, DenseBackend, factory_for
+from corpus.errors import IndexMismatch
+from index.dense import APPROX_FACTORY, EF_SEARCH, EXACT_FACTORY, RESCORE_FILE, DenseBackend, factory_for
+from index.vector_rows import NpyRows
 
 
 def _vectors(n: int, dim: int = 32, seed: int = 3) -> np.ndarray:
@@ -33,11 +35,84 @@ def test_rows_of_the_nearest_passages_after_a_round_trip(tmp_path: Path, factory
     want = list(dict.fromkeys(exact.tolist()))[:5]
     got = dense.rank(query, None, 5)
     assert [r for r, _ in got] == want  # 1,000 rows: ef 256 is as good as exact here
-    assert got[0][1] == pytest.approx(float((vectors[rows == want[0]] @ query).max()), abs=2e-3)  # fp16: ~1e-3
+    # HNSW's float16 candidates are rescored with the saved float32 vectors: exact scores either way
+    assert got[0][1] == pytest.approx(float((vectors[rows == want[0]] @ query).max()), abs=1e-6)
     allowed = np.zeros(1000, dtype=bool)
     allowed[[want[1], 7]] = True
     only = [r for r, _ in dense.rank(query, allowed, 5)]
     assert only[0] == want[1] and sorted(only) == sorted([want[1], 7])
+
+
+def test_rescoring_orders_what_float16_rounding_ties(tmp_path: Path) -> None:
+    # Two passages scoring 0.7004 and 0.7000 against e0: both first components round to the same float16
+    # (0.70019531), so the graph's own scores tie; the float32 vectors saved beside it order them, with exact scores.
+    rng = np.random.default_rng(5)
+    others = np.zeros((400, 16), dtype=np.float32)
+    others[:, 2:] = rng.normal(size=(400, 14))
+    others /= np.linalg.norm(others, axis=1, keepdims=True)
+    near = np.zeros((2, 16), dtype=np.float32)
+    near[:, 0] = [0.7000, 0.7004]
+    near[:, 1] = np.sqrt(1 - near[:, 0] ** 2)
+    vectors = np.vstack([near, others])
+    rows = np.arange(len(vectors), dtype=np.int32)
+    query = np.zeros(16, dtype=np.float32)
+    query[0] = 1.0
+    raw = faiss.index_factory(16, APPROX_FACTORY, faiss.METRIC_INNER_PRODUCT)
+    raw.train(vectors)
+    raw.add(vectors)
+    assert raw.search(query[None], 2)[0][0][0] == raw.search(query[None], 2)[0][0][1]  # the tie rescoring undoes
+    meta = DenseBackend.build(vectors, rows, APPROX_FACTORY).save(tmp_path)
+    assert meta["rescored"].startswith("float32") and (tmp_path / RESCORE_FILE).exists()
+    dense = DenseBackend.load(tmp_path, APPROX_FACTORY)
+    assert isinstance(dense.exact, NpyRows)
+    got = dense.rank(query, None, 2)
+    assert [r for r, _ in got] == [1, 0]
+    assert [s for _, s in got] == pytest.approx([float(near[1] @ query), float(near[0] @ query)], abs=1e-7)
+    (tmp_path / RESCORE_FILE).unlink()  # a build from before rescoring: the graph's own scores, still served
+    assert [s for _, s in DenseBackend.load(tmp_path, APPROX_FACTORY).rank(query, None, 2)][0] == pytest.approx(
+        0.70019531, abs=1e-6)
+
+
+def test_exact_indexes_save_no_second_copy(tmp_path: Path) -> None:
+    meta = DenseBackend.build(_vectors(100), np.arange(100, dtype=np.int32), EXACT_FACTORY).save(tmp_path)
+    assert "rescored" not in meta and not (tmp_path / RESCORE_FILE).exists()
+
+
+def test_saved_rows_are_read_as_saved_and_a_damaged_file_is_named(tmp_path: Path) -> None:
+    vectors = _vectors(50, dim=8)
+    np.save(tmp_path / "v.npy", vectors)
+    rows = NpyRows(tmp_path / "v.npy")
+    assert len(rows) == 50 and rows.shape == (50, 8)
+    ids = np.array([49, 0, 7, 7, 23])
+    assert np.array_equal(rows.take(ids), vectors[ids])
+    assert rows.take(np.zeros(0, dtype=np.int64)).shape == (0, 8)
+    with pytest.raises(IndexError):
+        rows.take(np.array([50]))
+    data = (tmp_path / "v.npy").read_bytes()
+    (tmp_path / "short.npy").write_bytes(data[:-4])
+    (tmp_path / "text.npy").write_bytes(b"not an array")
+    for name in ("short.npy", "text.npy"):
+        with pytest.raises(IndexMismatch, match="rebuild the index"):
+            NpyRows(tmp_path / name)
+
+
+def test_rescoring_vectors_of_another_index_are_refused(tmp_path: Path) -> None:
+    DenseBackend.build(_vectors(300), np.arange(300, dtype=np.int32), APPROX_FACTORY).save(tmp_path)
+    np.save(tmp_path / RESCORE_FILE, _vectors(299))
+    with pytest.raises(IndexMismatch, match="rebuild the index"):
+        DenseBackend.load(tmp_path, APPROX_FACTORY)
+
+
+def test_the_recall_bench_reports_rescored_candidates() -> None:
+    from eval.bench_baselines import faiss_exact_vs_hnsw
+
+    vectors = _vectors(1500)
+    queries = _vectors(20, seed=11)
+    report = faiss_exact_vs_hnsw(vectors, queries, passage_rows=np.arange(1500, dtype=np.int32) // 2,
+                                 ef_values=(1500,), want=40)
+    row = report["hnsw"]["by_efSearch"][0]
+    assert row["rescored"]["clause_recall@10"] == 1.0  # efSearch as large as the index: every neighbour found
+    assert row["rescored"]["clause_recall@10"] >= row["clause_recall@10"]
 
 
 def test_approximate_only_above_the_threshold() -> None:
@@ -94,3 +169,28 @@ def test_the_real_vector_bench_serves_a_build_with_other_vectors(small_built_dat
         assert dense.rank(vectors[i], None, 1)[0][0] == rows[i]  # its own vector, not the build's
     assert Searcher.load(copy, check_corpus=False).search("補助率", mode="bm25").hits
     assert hybrid_copy(small_built_data_dir, tmp_path, EXACT_FACTORY) == copy  # built once
+    assert (build / "bm25_reading").resolve() == (source / "bm25_reading").resolve()  # its columns: linked
+
+
+def test_the_real_vector_bench_adds_dense_columns_to_an_older_build(small_built_data_dir: Path,
+                                                                    tmp_path: Path) -> None:
+    import shutil
+
+    from eval.bench_real_vectors import _passages, hybrid_copy
+    from index.keyword import HEAVY_COLUMNS, HEAVY_TOKENS, KeywordBackend
+    from index.layout import current_build
+
+    old = tmp_path / "old"
+    shutil.copytree(small_built_data_dir, old, symlinks=True)
+    for name in (HEAVY_COLUMNS, HEAVY_TOKENS):
+        (current_build(old) / "bm25_reading" / name).unlink()
+    texts, rows = _passages(old)
+    np.save(tmp_path / "rows.npy", rows)
+    _vectors(len(texts), dim=384).tofile(tmp_path / "vectors.f32")
+    build = current_build(hybrid_copy(old, tmp_path, EXACT_FACTORY))
+    reading = build / "bm25_reading"
+    assert not reading.is_symlink() and (reading / HEAVY_TOKENS).exists()
+    assert (reading / "data.csc.index.npy").resolve() == (current_build(old) / "bm25_reading" / "data.csc.index.npy")
+    fresh = KeywordBackend.load(current_build(small_built_data_dir), field="bm25_reading").retriever
+    added = KeywordBackend.load(build, field="bm25_reading").retriever
+    assert np.array_equal(added.columns, fresh.columns) and np.array_equal(added.column_of, fresh.column_of)
