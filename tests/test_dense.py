@@ -78,7 +78,15 @@ def test_exact_indexes_save_no_second_copy(tmp_path: Path) -> None:
     assert "rescored" not in meta and not (tmp_path / RESCORE_FILE).exists()
 
 
-def test_saved_rows_are_read_as_saved_and_a_damaged_file_is_named(tmp_path: Path) -> None:
+@pytest.mark.parametrize("compiled", [True, False])  # one pread loop without the GIL, or os.preadv row by row
+def test_saved_rows_are_read_as_saved_and_a_damaged_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   compiled: bool) -> None:
+    from index import vector_rows
+
+    if not compiled:
+        monkeypatch.setattr(vector_rows, "_gather_kernel", lambda: None)
+    else:
+        assert vector_rows._gather_kernel() is not None
     vectors = _vectors(50, dim=8)
     np.save(tmp_path / "v.npy", vectors)
     rows = NpyRows(tmp_path / "v.npy")
@@ -86,8 +94,9 @@ def test_saved_rows_are_read_as_saved_and_a_damaged_file_is_named(tmp_path: Path
     ids = np.array([49, 0, 7, 7, 23])
     assert np.array_equal(rows.take(ids), vectors[ids])
     assert rows.take(np.zeros(0, dtype=np.int64)).shape == (0, 8)
-    with pytest.raises(IndexError):
-        rows.take(np.array([50]))
+    for bad in ([50], [3, -1]):
+        with pytest.raises(IndexError):
+            rows.take(np.array(bad))
     data = (tmp_path / "v.npy").read_bytes()
     (tmp_path / "short.npy").write_bytes(data[:-4])
     (tmp_path / "text.npy").write_bytes(b"not an array")
