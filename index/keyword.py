@@ -54,8 +54,6 @@ class SavedScores:
         self.scores: dict[str, Any] = {
             "data": load("data.csc.index.npy"), "indices": load("indices.csc.index.npy"),
             "indptr": load("indptr.csc.index.npy"), "num_docs": params["num_docs"]}
-        # Large indexes only: numba costs ~0.3 s and ~50 MiB to import and a moment to compile, which a small index
-        # (postings of a few hundred rows, sums of ~0.1 ms) would never win back.
         # token id -> its row in ``columns`` (-1: none); an index saved before the columns has none
         self.column_of = np.full(len(self.scores["indptr"]), -1, dtype=np.int32)
         self.columns = np.zeros((0, int(params["num_docs"])), dtype=self.dtype)
@@ -65,6 +63,8 @@ class SavedScores:
             if self.columns.shape != (len(heavy), int(params["num_docs"])) or self.columns.dtype != self.dtype:
                 raise IndexMismatch(f"{directory / HEAVY_COLUMNS} does not match its index: rebuild it (`regkb build`)")
             self.column_of[heavy] = np.arange(len(heavy), dtype=np.int32)
+        # Large indexes only: numba costs ~0.3 s and ~50 MiB to import and a moment to compile, which a small index
+        # (postings of a few hundred rows, sums of ~0.1 ms) would never win back.
         self._kernel = _nogil_kernel() if int(params["num_docs"]) >= NOGIL_ROWS else None
         if self._kernel is not None:  # compiled now, for these arrays' types, rather than by the first query
             ptr = self.scores["indptr"][:1]
