@@ -203,3 +203,29 @@ def test_the_real_vector_bench_adds_dense_columns_to_an_older_build(small_built_
     fresh = KeywordBackend.load(current_build(small_built_data_dir), field="bm25_reading").retriever
     added = KeywordBackend.load(build, field="bm25_reading").retriever
     assert np.array_equal(added.columns, fresh.columns) and np.array_equal(added.column_of, fresh.column_of)
+
+
+def test_an_approximate_build_rescored_ranks_as_exact_search(small_built_data_dir: Path, tmp_path: Path) -> None:
+    # A whole build with the statute scale's index: the graph, the float32 vectors beside it, the keyword fields'
+    # dense columns. At 2,481 passages efSearch covers the graph, so, rescored, it must rank as exact search does.
+    import shutil
+
+    from index.build import BuildConfig, build_index
+    from index.keyword import HEAVY_TOKENS
+    from index.search import Searcher
+
+    data = tmp_path / "data"
+    shutil.copytree(small_built_data_dir, data, symlinks=True)
+    build = build_index(data, BuildConfig(faiss_factory=APPROX_FACTORY))
+    manifest = __import__("json").loads((build / "manifest.json").read_text("utf-8"))
+    assert manifest["dense"]["rescored"].startswith("float32") and manifest["dense"]["embedded"] == 0
+    assert all((build / f / HEAVY_TOKENS).exists() for f in ("bm25", "bm25_heading", "bm25_lead", "bm25_reading"))
+    approx, exact = Searcher.load(data), Searcher.load(small_built_data_dir)
+    assert approx.dense.factory == APPROX_FACTORY and isinstance(approx.dense.exact, NpyRows)
+    assert exact.dense.factory == EXACT_FACTORY
+    for q in ("補助率は？", "がいさんばらいはできますか", "要綱の対象となる医療費助成", "システム改修はいつまでに完了させる必要がありますか"):
+        a, b = approx.search(q, k=10), exact.search(q, k=10)
+        assert [(h.doc, h.section) for h in a.hits] == [(h.doc, h.section) for h in b.hits], q
+        assert a.probability == pytest.approx(b.probability, abs=1e-3)
+        # exact scores, not the float16 graph's (~1e-3 off)
+        assert [h.dense_score for h in a.hits] == pytest.approx([h.dense_score for h in b.hits], abs=1e-5)
