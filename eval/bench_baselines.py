@@ -148,12 +148,7 @@ def faiss_exact_vs_hnsw(vectors: np.ndarray, queries: np.ndarray, hnsw_index: fa
         dense = DenseBackend(index, passage_rows, "", vectors if rescore else None)
         out = []
         for q in queries:
-            ids, scores = dense.passages(q.reshape(1, -1), want)
-            best: dict[int, tuple[float, int]] = {}
-            for pid, sc in zip(ids.tolist(), scores.tolist()):
-                row = int(passage_rows[pid])
-                if row not in best or sc > best[row][0]:
-                    best[row] = (float(sc), int(pid))
+            best = dense.best_passages(q.reshape(1, -1), want)
             out.append([(r, p) for r, (_, p) in sorted(best.items(), key=lambda x: -x[1][0])[:50]])
         return out
 

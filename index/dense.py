@@ -117,13 +117,19 @@ class DenseBackend(Backend):
             params = faiss.SearchParameters(sel=selector)
         # Several passages can belong to one clause: ask for more passages than clauses wanted.
         want = min(n, max(k * 4, 50))
+        best = self.best_passages(q, want, params)
+        return sorted(((row, s) for row, (s, _) in best.items()), key=lambda x: -x[1])[:k]
+
+    def best_passages(self, q: np.ndarray, want: int, params: faiss.SearchParameters | None = None,
+                      ) -> dict[int, tuple[float, int]]:
+        """Clause row -> (score, passage) of its best passage among the ``want`` nearest to the (1, dim) query."""
         ids, scores = self.passages(q, want, params)
-        best: dict[int, float] = {}
+        best: dict[int, tuple[float, int]] = {}
         for pid, s in zip(ids.tolist(), scores.tolist()):
             row = int(self.passage_rows[pid])
-            if row not in best or s > best[row]:
-                best[row] = float(s)
-        return sorted(best.items(), key=lambda x: -x[1])[:k]
+            if row not in best or s > best[row][0]:
+                best[row] = (s, pid)
+        return best
 
     def passages(self, q: np.ndarray, want: int, params: faiss.SearchParameters | None = None,
                  ) -> tuple[np.ndarray, np.ndarray]:
