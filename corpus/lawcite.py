@@ -275,10 +275,14 @@ def find_law_citations(text: str, names: Mapping[str, str]) -> list[LawCitation]
 
 # --- law names ----------------------------------------------------------------------------------------------------
 
-def builtin_names() -> dict[str, str]:
-    """The small built-in table of short names (corpus/law_names.json): name -> law id."""
+def builtin_names(titles: bool = False) -> dict[str, str]:
+    """The small built-in table of short names (corpus/law_names.json): name -> law id; ``titles``: the laws' full
+    titles too."""
     data: dict[str, Any] = json.loads((resources.files("corpus") / "law_names.json").read_text("utf-8"))
-    return {name: law_id for law_id, entry in data["laws"].items() for name in entry["names"]}
+    names = {name: law_id for law_id, entry in data["laws"].items() for name in entry["names"]}
+    if titles:
+        names.update({entry["title"]: law_id for law_id, entry in data["laws"].items()})
+    return names
 
 
 def short_name_for(law_id: str) -> str | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from corpus.collection import Corpus
 from corpus.errors import RegkbError
-from corpus.lawcite import kanji_to_int
+from corpus.lawcite import builtin_names, kanji_to_int
 from corpus.model import Clause
 
 # Words that name a document kind, besides each document's own label and title.
@@ -124,6 +124,10 @@ class CitationResolver:
     def __init__(self, corpus: Corpus, law_names: Mapping[str, str] | None = None) -> None:
         self.corpus = corpus
         self.law_names = dict(law_names or {})
+        # Statutes staff cite by a known name that this corpus does not hold (a build without 番号法): a section of
+        # one cited is reported as not in the corpus rather than searched as words and answered from other laws.
+        present = set(self.law_names.values())
+        self._absent_laws = {n: i for n, i in builtin_names(titles=True).items() if i not in present}
         self._docs: list[tuple[str, str, tuple[str, ...]]] = []  # (doc id, kind, names folded, longest first)
         for doc_id in corpus.doc_ids:
             d = corpus.get(doc_id).document
@@ -257,12 +261,14 @@ class CitationResolver:
     def _law_citations(self, query: str) -> tuple[list[CitedClause], list[tuple[int, str]]]:
         """(the statute sections the query cites, (offset, text) of those the corpus lacks and of other laws named
         under a known law's name)."""
-        if not self.law_names:
-            return [], []
         from corpus.lawcite import find_law_citations, subordinate_laws
 
+        lacking = [(c.start, query[c.start:c.end]) for c in find_law_citations(query, self._absent_laws)
+                   if c.section is not None]
+        if not self.law_names:
+            return [], lacking
         out = []
-        lacking = [(start, query[start:end]) for start, end in subordinate_laws(query, self.law_names)]
+        lacking += [(start, query[start:end]) for start, end in subordinate_laws(query, self.law_names)]
         for cite in find_law_citations(query, self.law_names):
             if cite.section is None:
                 continue
