@@ -265,6 +265,7 @@ class CitationResolver:
 
         lacking = [(c.start, query[c.start:c.end]) for c in find_law_citations(query, self._absent_laws)
                    if c.section is not None]
+        lacking += [(start, query[start:end]) for start, end in subordinate_laws(query, self._absent_laws)]
         if not self.law_names:
             return [], lacking
         out = []
