@@ -183,13 +183,21 @@ class KeywordBackend(Backend):
 
         return cls(bm25s.BM25.load(str(directory / field), mmap=mmap, allow_pickle=False, show_progress=False))
 
-    def postings(self, token: str) -> np.ndarray:
-        """The rows that contain ``token`` (empty when it is not in the vocabulary)."""
+    def _span(self, token: str) -> tuple[int | None, int, int]:
+        """(token id, start, end) of ``token``'s posting list in the index's arrays; (None, 0, 0) when it is not in
+        the vocabulary."""
         tid = self.vocab.get(token)
         indptr = self.retriever.scores["indptr"]
         if tid is None or tid + 1 >= len(indptr):
+            return None, 0, 0
+        return tid, int(indptr[tid]), int(indptr[tid + 1])
+
+    def postings(self, token: str) -> np.ndarray:
+        """The rows that contain ``token`` (empty when it is not in the vocabulary)."""
+        tid, start, end = self._span(token)
+        if tid is None:
             return np.zeros(0, dtype=np.int64)
-        return np.asarray(self.retriever.scores["indices"][int(indptr[tid]):int(indptr[tid + 1])])
+        return np.asarray(self.retriever.scores["indices"][start:end])
 
     def coverage(self, tokens: list[str], rows: np.ndarray) -> tuple[float, np.ndarray]:
         """(share of the query's IDF mass found anywhere in the index, share found in each of ``rows``).
@@ -203,12 +211,11 @@ class KeywordBackend(Backend):
         if not uniq:
             return 0.0, per_row
         n = float(self.retriever.scores["num_docs"])
-        indptr = self.retriever.scores["indptr"]
         column_of = getattr(self.retriever, "column_of", None)  # SavedScores only
         total = found = 0.0
         for t in uniq:
-            tid = self.vocab.get(t)
-            df = float(indptr[tid + 1] - indptr[tid]) if tid is not None and tid + 1 < len(indptr) else 0.0
+            tid, start, end = self._span(t)
+            df = float(end - start)
             idf = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
             total += idf
             if not df:
@@ -217,7 +224,7 @@ class KeywordBackend(Backend):
             if column_of is not None and column_of[tid] >= 0:  # a frequent token: its column scores > 0 where found
                 per_row += idf * (self.retriever.columns[column_of[tid]][rows] > 0)
                 continue
-            post = self.postings(t)
+            post = np.asarray(self.retriever.scores["indices"][start:end])
             known = self._sorted.get(t)
             if known is None:
                 known = self._sorted[t] = _is_sorted(post)
