@@ -74,15 +74,20 @@ def embed(data_dir: Path, out: Path) -> None:
         print(f"{int(done.sum())}/{len(texts)} passages, {rate:.1f}/s ({encoder.backend})", flush=True)
 
 
+def _embedded(out: Path) -> tuple[np.ndarray, np.ndarray]:
+    """OUT's passage rows and their vectors (float32, read into memory)."""
+    rows = np.load(out / "rows.npy")
+    return rows, np.array(np.memmap(out / "vectors.f32", dtype=np.float32, mode="r").reshape(len(rows), -1))
+
+
 def recall(out: Path, ef_values: tuple[int, ...], factory: str) -> dict[str, object]:
     from index.dense import DenseBackend
     from index.embedding import EncoderConfig, load_embedder
 
-    rows = np.load(out / "rows.npy")
     done = np.load(out / "done.npy")
     if not done.all():
         raise SystemExit(f"{int((~done).sum())} passages are not embedded yet: run `embed` again")
-    vectors = np.array(np.memmap(out / "vectors.f32", dtype=np.float32, mode="r").reshape(len(rows), -1))
+    rows, vectors = _embedded(out)
     encoder = load_embedder(EncoderConfig(), side="query")
     asked = [q.question for name in ("laws.jsonl", "users.jsonl") for q in load_questions(QUESTIONS / name)]
     questions = list(dict.fromkeys(asked + distinct_queries(600, seed=5)))[:800]
@@ -109,8 +114,7 @@ def hybrid_copy(data_dir: Path, out: Path, factory: str) -> Path:
     build = target_dir / "index" / "builds" / source.name
     if (build / "manifest.json").exists():
         return target_dir
-    rows = np.load(out / "rows.npy")
-    vectors = np.array(np.memmap(out / "vectors.f32", dtype=np.float32, mode="r").reshape(len(rows), -1))
+    rows, vectors = _embedded(out)
     build.mkdir(parents=True, exist_ok=True)
     for f in source.iterdir():
         if f.name in ("dense.faiss", "passage_rows.npy", RESCORE_FILE, "manifest.json") or (build / f.name).exists():
