@@ -157,18 +157,25 @@ def test_clause_recall_counts_a_tie_with_the_tenth_as_found() -> None:
     assert clause_recall(queries, vectors, got, exact, tie=1e-6)["clause_recall@10_ties"] == round(2 / 3, 4)
 
 
+def _embedded_apart(data_dir: Path, out: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """What `eval.bench_real_vectors embed` leaves in ``out`` for ``data_dir``'s build, with random vectors."""
+    from eval.bench_real_vectors import _passages
+
+    texts, rows = _passages(data_dir)
+    vectors = _vectors(len(texts), dim=384)
+    np.save(out / "rows.npy", rows)
+    vectors.tofile(out / "vectors.f32")
+    return texts, rows, vectors
+
+
 def test_the_real_vector_bench_serves_a_build_with_other_vectors(small_built_data_dir: Path, tmp_path: Path) -> None:
     # eval/bench_real_vectors.py serve: the build's keyword side as it is, the dense index over vectors embedded
     # apart (at the statute scale, an hour of embedding kept outside any build)
-    from eval.bench_real_vectors import _passages, hybrid_copy
+    from eval.bench_real_vectors import hybrid_copy
     from index.layout import current_build
     from index.search import Searcher
 
-    texts, rows = _passages(small_built_data_dir)
-    vectors = np.random.default_rng(0).normal(size=(len(texts), 384)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    np.save(tmp_path / "rows.npy", rows)
-    vectors.tofile(tmp_path / "vectors.f32")
+    texts, rows, vectors = _embedded_apart(small_built_data_dir, tmp_path)
     copy = hybrid_copy(small_built_data_dir, tmp_path, EXACT_FACTORY)
     build, source = current_build(copy), current_build(small_built_data_dir)
     assert build.name == source.name and (build / "clauses.jsonl").resolve() == (source / "clauses.jsonl").resolve()
@@ -185,7 +192,7 @@ def test_the_real_vector_bench_adds_dense_columns_to_an_older_build(small_built_
                                                                     tmp_path: Path) -> None:
     import shutil
 
-    from eval.bench_real_vectors import _passages, hybrid_copy
+    from eval.bench_real_vectors import hybrid_copy
     from index.keyword import HEAVY_COLUMNS, HEAVY_TOKENS, KeywordBackend
     from index.layout import current_build
 
@@ -193,9 +200,7 @@ def test_the_real_vector_bench_adds_dense_columns_to_an_older_build(small_built_
     shutil.copytree(small_built_data_dir, old, symlinks=True)
     for name in (HEAVY_COLUMNS, HEAVY_TOKENS):
         (current_build(old) / "bm25_reading" / name).unlink()
-    texts, rows = _passages(old)
-    np.save(tmp_path / "rows.npy", rows)
-    _vectors(len(texts), dim=384).tofile(tmp_path / "vectors.f32")
+    _embedded_apart(old, tmp_path)
     build = current_build(hybrid_copy(old, tmp_path, EXACT_FACTORY))
     reading = build / "bm25_reading"
     assert not reading.is_symlink() and (reading / HEAVY_TOKENS).exists()
