@@ -376,6 +376,27 @@ def test_export_is_fused_and_measures_bf16(onnx_embedders: dict[str, Embedder], 
         assert info["fidelity"]["torch-bf16"]["passage_min_cosine"] >= 0.99
 
 
+def test_layer_norms_stay_apart_from_export_to_session(onnx_embedders: dict[str, Embedder], cache_root: Path,
+                                                      model_dir: Path, tmp_path: Path) -> None:
+    # onnxruntime's SkipLayerNormalization kernel is ~4x slower than Add + LayerNormalization on a query's
+    # activations; the export leaves them apart and the session must not fuse them back when it loads
+    import onnx
+
+    from index.embedding.onnx_backend import open_session
+    from index.embedding.onnx_export import EXPORT_FILE, onnx_dir
+
+    folder = onnx_dir(model_dir, cache_root)
+    info = json.loads((folder / EXPORT_FILE).read_text("utf-8"))
+    for backend in ("onnx-int8", "onnx-fp32"):
+        exported = {n.op_type for n in onnx.load(str(folder / info["files"][backend])).graph.node}
+        running = tmp_path / f"{backend}.onnx"
+        open_session(folder / info["files"][backend], 1, optimized_file=running)
+        ran = {n.op_type for n in onnx.load(str(running)).graph.node}
+        assert "LayerNormalization" in exported and "LayerNormalization" in ran, backend
+        assert "SkipLayerNormalization" not in exported | ran, backend
+        assert {"Attention", "QAttention"} & ran, backend  # attention stays fused
+
+
 def test_earlier_export_formats_are_removed(tmp_path: Path) -> None:
     from index.embedding.onnx_export import _remove_older_formats
 

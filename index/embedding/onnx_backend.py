@@ -37,6 +37,22 @@ def session_options(threads: int | None) -> Any:
     return opts
 
 
+# The export leaves Add + LayerNormalization apart (onnx_export._fuse); onnxruntime would fuse them back into its
+# slower SkipLayerNormalization kernel when it loads the graph.
+DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
+
+
+def open_session(model_file: Path, threads: int | None, optimized_file: Path | None = None) -> Any:
+    """An onnxruntime session over ``model_file``; ``optimized_file`` saves the graph as it runs (for tests)."""
+    import onnxruntime as ort
+
+    opts = session_options(threads)
+    if optimized_file is not None:
+        opts.optimized_model_filepath = str(optimized_file)
+    return ort.InferenceSession(str(model_file), opts, providers=["CPUExecutionProvider"],
+                                disabled_optimizers=list(DISABLED_OPTIMIZERS))
+
+
 class OnnxEmbedder(Embedder):
     """One exported model file (fp32 or int8) in an onnxruntime session.
 
@@ -46,8 +62,6 @@ class OnnxEmbedder(Embedder):
 
     def __init__(self, folder: Path, info: dict[str, Any], backend: str, name: str,
                  threads: int | None = None) -> None:
-        import onnxruntime as ort
-
         from .lean_tokenizer import LeanTokenizer
 
         self.backend = backend
@@ -55,8 +69,7 @@ class OnnxEmbedder(Embedder):
         model_file = folder / info["files"][backend]
         max_len = int(info["max_seq_length"])
         try:
-            self._session = ort.InferenceSession(str(model_file), session_options(threads),
-                                                 providers=["CPUExecutionProvider"])
+            self._session = open_session(model_file, threads)
             self._lean = LeanTokenizer(folder / "tokenizer.json", max_len, int(info["pad_id"]))
         except Exception as exc:  # noqa: BLE001 - re-raised with the file named
             raise EmbeddingModelError(f"cannot load the ONNX embedding model {model_file}: {exc}",
