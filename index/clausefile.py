@@ -192,12 +192,8 @@ class ClauseFile:
         return None if found is None else found[0]
 
     def _with_section(self, e: int, section: str, last: bool) -> tuple[int, Clause] | None:
-        """(position in the edition, clause) of the first or last clause of edition ``e`` with this section."""
-        with self._lock:
-            got = self._cache.get(e)
-        if got is not None:
-            hits = [(j, c) for j, c in enumerate(got) if c.section == section]
-            return (hits[-1] if last else hits[0]) if hits else None
+        """(position in the edition, clause) of the first or last clause of edition ``e`` with this section. By the
+        section hashes even when the edition is parsed: scanning a parsed statute's clauses took ~0.15 ms a call."""
         d = self.documents[e]
         h = np.uint64(key_hash(f"{d.key}#{section}"))
         lo, hi = np.searchsorted(self._hashes, h, side="left"), np.searchsorted(self._hashes, h, side="right")
