@@ -209,3 +209,27 @@ def test_posting_membership_equals_isin() -> None:
         if rng.random() < 0.2:
             rng.shuffle(post)  # unsorted: the isin path
         assert np.array_equal(_member(rows, post), np.isin(rows, post))
+
+
+def test_serve_runs_uvicorns_c_parser_and_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # httptools and uvloop are dependencies and `regkb serve` leaves uvicorn's choice on "auto": the C HTTP parser
+    # and libuv's loop (README: −0.4 ms p50, +6 % q/s against h11 and asyncio, the same servers in turns)
+    import uvicorn
+    from typer.testing import CliRunner
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from cli.main import app
+
+    seen: dict[str, object] = {}
+
+    def run(asgi: object, **kwargs: object) -> None:
+        seen["app"], seen["kwargs"] = asgi, kwargs
+
+    monkeypatch.setattr(uvicorn, "run", run)
+    result = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "serve", "--port", "8765"])
+    assert result.exit_code == 0, result.output
+    config = uvicorn.Config(seen["app"], **seen["kwargs"])  # type: ignore[arg-type]
+    config.load()
+    assert config.http_protocol_class is HttpToolsProtocol
+    if sys.platform != "win32":
+        assert config.get_loop_factory().__module__.startswith("uvloop")  # type: ignore[union-attr]
