@@ -2,6 +2,9 @@
 
 When no usable index was found at start-up, the searcher dependencies raise the start-up error again, so every
 search and documents endpoint answers 503 with its message and hint while /health stays up.
+
+The dependencies are ``async``: FastAPI runs a plain ``def`` dependency in its thread pool, a hand-off to a worker
+thread and back for each of them on every request, for a getattr.
 """
 
 from __future__ import annotations
@@ -28,25 +31,29 @@ def maybe_searcher(request: Request) -> Searcher | None:
     return getattr(request.app.state, "searcher", None)
 
 
-def get_searcher(request: Request) -> Searcher:
+async def _maybe_searcher(request: Request) -> Searcher | None:
+    return maybe_searcher(request)
+
+
+async def get_searcher(request: Request) -> Searcher:
     searcher = maybe_searcher(request)
     if searcher is None:
         raise index_error(request)
     return searcher
 
 
-def get_graph(request: Request) -> ClauseGraph:
+async def get_graph(request: Request) -> ClauseGraph:
     graph = getattr(request.app.state, "graph", None)
     if graph is None:
         raise index_error(request)
     return graph
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
-MaybeSearcherDep = Annotated[Searcher | None, Depends(maybe_searcher)]
+MaybeSearcherDep = Annotated[Searcher | None, Depends(_maybe_searcher)]
 GraphDep = Annotated[ClauseGraph, Depends(get_graph)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

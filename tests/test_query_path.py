@@ -233,3 +233,23 @@ def test_serve_runs_uvicorns_c_parser_and_loop(tmp_path: Path, monkeypatch: pyte
     assert config.http_protocol_class is HttpToolsProtocol
     if sys.platform != "win32":
         assert config.get_loop_factory().__module__.startswith("uvloop")  # type: ignore[union-attr]
+
+
+def test_no_request_dependency_runs_in_the_thread_pool() -> None:
+    # FastAPI runs a plain-def dependency in its thread pool: a hand-off to a worker thread and back on every
+    # request (py-spy: a third of the search route's dependency time) for what is a getattr. Every route takes its
+    # dependencies from api.deps.
+    import inspect
+    from typing import get_args
+
+    from fastapi.params import Depends
+
+    from api import deps
+
+    found = {name: get_args(value)[1] for name, value in vars(deps).items() if name.endswith("Dep")}
+    assert {"SearcherDep", "MaybeSearcherDep", "GraphDep", "SettingsDep"} <= set(found)
+    for name, marker in found.items():
+        assert isinstance(marker, Depends), name
+        assert inspect.iscoroutinefunction(marker.dependency), name
+    routes = Path(deps.__file__).parent / "routes"
+    assert not [p.name for p in routes.glob("*.py") if "Depends(" in p.read_text("utf-8")]
