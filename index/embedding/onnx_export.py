@@ -3,13 +3,13 @@
 Runs at conversion/build time and may import torch; the serving path (onnx_backend) never does. The export holds
 the encoder with the mean pooling and the L2 normalisation inside the graph, so the runtime feeds token ids and
 reads finished vectors. The encoder is exported with plain ("eager") attention and then fused by onnxruntime's
-transformer optimizer into its Attention/SkipLayerNorm/BiasGelu kernels: the default (SDPA) export spends over half
-of its time in the Where/IsNaN/Softmax nodes of its masking, the fused graph runs the same maths in one kernel per
-layer. A model the optimizer cannot fuse keeps the plain graph. Two files are written: ``model.fp32.onnx`` (the
-fallback for CPUs without VNNI, where int8 matrix products are slow) and ``model.int8.onnx`` (dynamic, per-channel
-int8 weights). ``export.json`` records the
-prompts, the tokenizer limits and how close each file came to the torch vectors on a fixed probe set. The folder
-sits beside the model in the model cache, written aside and renamed into place.
+transformer optimizer into its Attention/LayerNormalization/BiasGelu kernels: the default (SDPA) export spends over
+half of its time in the Where/IsNaN/Softmax nodes of its masking, the fused graph runs the same maths in one kernel per
+layer (the residual Add stays apart from the layer norm: onnxruntime's SkipLayerNormalization kernel is the slower).
+A model the optimizer cannot fuse keeps the plain graph. Two files are written: ``model.fp32.onnx`` (the fallback for
+CPUs without VNNI, where int8 matrix products are slow) and ``model.int8.onnx`` (dynamic, per-channel int8 weights).
+``export.json`` records the prompts, the tokenizer limits and how close each file came to the torch vectors on a fixed
+probe set. The folder sits beside the model in the model cache, written aside and renamed into place.
 """
 
 from __future__ import annotations
@@ -233,9 +233,9 @@ def _fidelity(emb: Any, ref_q: np.ndarray, ref_p: np.ndarray) -> dict[str, float
 
 
 def _fuse(path: Path, config: Any) -> str:
-    """Fuse attention, layer norms and GELU in place when the graph is BERT-shaped; "fused" or "plain"."""
+    """Fuse attention, layer norms (not with their residual Add) and GELU in place when the graph is BERT-shaped;
+    "fused" or "plain"."""
     from onnxruntime.transformers import optimizer
-
     from onnxruntime.transformers.fusion_options import FusionOptions
 
     heads, hidden = getattr(config, "num_attention_heads", 0), getattr(config, "hidden_size", 0)
