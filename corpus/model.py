@@ -201,9 +201,8 @@ class LazyParsedDocument(ParsedDocument):
     __slots__ = ("_load", "_count", "_find", "_at", "_position")
 
     def __init__(self, document: Document, load: Callable[[], tuple[Clause, ...]], count: int,
-                 find: Callable[[str], Clause | None] | None = None, text: str = "",
-                 at: Callable[[int], Clause] | None = None,
-                 position: Callable[[str], int | None] | None = None) -> None:
+                 find: Callable[[str], Clause | None], text: str = "", *,
+                 at: Callable[[int], Clause], position: Callable[[str], int | None]) -> None:
         """``find``: ``clause(section)`` without reading the whole edition (the first clause of that section);
         ``at``: ``clauses[i]`` likewise; ``position``: the index in ``clauses`` of the last clause of a section."""
         object.__setattr__(self, "document", document)
@@ -223,19 +222,11 @@ class LazyParsedDocument(ParsedDocument):
         return self._count
 
     def clause(self, section: str) -> Clause | None:
-        return self._find(section) if self._find is not None else ParsedDocument.clause(self, section)
+        return self._find(section)
 
     def clause_at(self, i: int) -> Clause:
-        return self._at(i) if self._at is not None else self._load()[i]
-
-    @property
-    def positions_on_demand(self) -> bool:
-        """Whether ``position`` finds a section without reading the edition."""
-        return self._position is not None
+        return self._at(i)
 
     def position(self, section: str) -> int | None:
-        """The index in ``clauses`` of the last clause with this section, or None."""
-        if self._position is not None:
-            return self._position(section)
-        found = [i for i, c in enumerate(self._load()) if c.section == section]
-        return found[-1] if found else None
+        """The index in ``clauses`` of the last clause with this section, or None, without reading the edition."""
+        return self._position(section)

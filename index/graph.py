@@ -331,7 +331,7 @@ class ClauseGraph:
     def _local(self, e: int, section: str) -> int | None:
         """The position of the (last) clause with this section in edition ``e``."""
         p = self._editions[e]
-        if isinstance(p, LazyParsedDocument) and p.positions_on_demand:
+        if isinstance(p, LazyParsedDocument):
             # a served build: the clause file's key index, not a dict of every edition a page or hit touched
             # (the statute archive has 779,250 clauses; parsing an edition to build its dict was ~5 % of a query)
             return p.position(section)
