@@ -6,6 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+# The edition numbers the API accepts (a document's editions count from 1). Without a bound, /search echoed an
+# edition beyond 64 bits in its filters and the JSON encoder failed: a 500 instead of a 422.
+MAX_EDITION = 999
+
 
 class ClauseRef(BaseModel):
     """A short pointer to a clause, enough to cite and link it."""

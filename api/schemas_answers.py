@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas import MAX_EDITION
+
 HARD_TEXT_CAP = 1_000_000
 
 
@@ -18,7 +20,7 @@ class CitationIn(BaseModel):
 
     doc: str = Field(min_length=1, max_length=64, description="document id, e.g. hojokin-qa")
     section: str = Field(min_length=1, max_length=64, description="section id, e.g. 2-9 or 4(2)エ (any width)")
-    edition: int | None = Field(None, ge=1, le=999, description="edition; default the latest")
+    edition: int | None = Field(None, ge=1, le=MAX_EDITION, description="edition; default the latest")
 
 
 class AnswerIn(BaseModel):

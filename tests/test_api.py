@@ -102,6 +102,8 @@ def test_search_low_confidence(client: TestClient) -> None:
     ({"q": "補助", "k": "many"}, 422, None),
     ({"q": "補助", "doc": "no-such-doc"}, 404, "DocumentNotFound"),
     ({"q": "補助", "doc": "hojokin-qa", "edition": 9}, 404, "EditionNotFound"),
+    ({"q": "補助", "edition": 0}, 422, None),
+    ({"q": "補助", "edition": 2**64}, 422, None),  # was echoed into the filters and broke the JSON encoder: a 500
     ({"q": "補助", "as_of": "someday"}, 422, "BadQuery"),
     ({"q": "補助", "as_of": "2026-02-30"}, 422, "BadQuery"),
     ({"q": "補助", "kind": "nope"}, 422, None),

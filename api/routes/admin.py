@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Header, UploadFile
 
 from api.deps import SettingsDep
+from api.schemas import MAX_EDITION
 from corpus.dates import parse_date_param
 from corpus.errors import RegkbError
 from corpus.store import Store
@@ -68,7 +69,7 @@ async def upload(
     file: Annotated[UploadFile, File(description="A .txt (UTF-8/CP932) or .pdf file")],
     authorization: Annotated[str | None, Header()] = None,
     doc: Annotated[str | None, Form(max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")] = None,
-    edition: Annotated[int | None, Form(ge=1, le=999)] = None,
+    edition: Annotated[int | None, Form(ge=1, le=MAX_EDITION)] = None,
     date: Annotated[str | None, Form(max_length=32)] = None,
 ) -> dict[str, Any]:
     _check_token(settings, authorization)

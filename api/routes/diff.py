@@ -20,7 +20,7 @@ from api.deps import GraphDep
 from api.diff_cells import summary
 from api.render_diff import STYLESHEET, to_html
 from api.routes import render, wants_html
-from api.schemas import ErrorOut
+from api.schemas import MAX_EDITION, ErrorOut
 from corpus.collection import Corpus
 from corpus.diff import EditionDiff, diff_editions
 
@@ -48,8 +48,8 @@ def edition_diff(
     request: Request,
     graph: GraphDep,
     doc: Annotated[str, Path(description="Document id, e.g. hojokin-qa.")],
-    from_: Annotated[int, Query(alias="from", ge=1, le=999, description="The older edition.")],
-    to: Annotated[int, Query(ge=1, le=999, description="The newer edition.")],
+    from_: Annotated[int, Query(alias="from", ge=1, le=MAX_EDITION, description="The older edition.")],
+    to: Annotated[int, Query(ge=1, le=MAX_EDITION, description="The newer edition.")],
     changed_only: Annotated[bool, Query(description="Leave unchanged items out of the page.")] = False,
 ) -> Any:
     diff = cached_diff(graph.corpus, doc, from_, to)

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from api.deps import GraphDep, SearcherDep
 from api.routes import clause_refs, clause_url
 from api import web
-from api.schemas import AsOfExcluded, ErrorOut, HitOut, SearchResponse
+from api.schemas import MAX_EDITION, AsOfExcluded, ErrorOut, HitOut, SearchResponse
 from api.settings import Settings
 from corpus.dates import parse_date_param
 from corpus.model import DocKind
@@ -125,7 +125,7 @@ def build_router(settings: Settings) -> APIRouter:
         k: Annotated[int, Query(ge=1, le=max_k, description=f"How many hits, 1 to {max_k}.")] = 10,
         doc: Annotated[str | None, Query(description="Only this document id, e.g. hojokin-qa.")] = None,
         kind: Annotated[Kind | None, Query(description="Only this kind of document.")] = None,
-        edition: Annotated[int | None, Query(ge=1, description="Only this edition (default: the latest of each "
+        edition: Annotated[int | None, Query(ge=1, le=MAX_EDITION, description="Only this edition (default: the latest of each "
                                                                "document).")] = None,
         as_of: Annotated[str | None, Query(description="The editions in force on this date: 2026-02-20 or "
                                                        "令和8年2月20日.")] = None,
