@@ -81,8 +81,8 @@ _SECTION_RE = re.compile(
 # 「別表第一の四十の項」: table 1, row 40; 「別表第70の項」: row 70 of the only table (a table number is never followed
 # directly by 「の項」, nor cut inside a number)
 _TABLE_NUMBER = rf"第({_NUM})(?![\d{KANJI_NUM}]|の?項)"
-# a row: 「40の項」, also 「第40項」 as staff type it
-_TABLE_RE = re.compile(rf"^別表(?:{_TABLE_NUMBER})?(?:の?第?({_NUM}({_BRANCH}))の?項)?$")
+# a row: 「40の項」, also 「第40項」 and a bare 「40」 (「番号法別表40」) as staff type it
+_TABLE_RE = re.compile(rf"^別表(?:{_TABLE_NUMBER})?(?:の?第?({_NUM}({_BRANCH}))(?:の?項)?)?$")
 _SPACES = re.compile(r"[\s\u3000]+")
 
 
@@ -176,7 +176,7 @@ def fold_name(name: str) -> str:
 _PAREN = re.compile(r"\([^()]{0,60}\)")
 _AFTER = re.compile(
     rf"(?:の)?(?:"
-    rf"(?P<table>別表(?:第{_NUM}(?![\d{KANJI_NUM}]|の?項))?(?:の?第?{_NUM}{_BRANCH}の?項)?)"
+    rf"(?P<table>別表(?:第{_NUM}(?![\d{KANJI_NUM}]|の?項))?(?:の?第?{_NUM}{_BRANCH}(?:の?項|(?![つ個件行列番年月日円人])))?)"
     rf"|(?P<suppl>附則)?(?P<art>第?{_NUM}条{_BRANCH}(?:第?{_NUM}項)?(?:第?{_NUM}号{_BRANCH})?)"
     rf")")
 

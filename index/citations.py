@@ -31,11 +31,13 @@ _KATA = "アイウエオカキクケコサシスセソタチツテトナニヌ�
 
 _DASH = r"[-‐‑‒–—―ー−]"
 _QA = re.compile(rf"(?<![\d./\-])(\d{{1,2}})\s*(?:{_DASH}|の)\s*(\d{{1,2}})(?![\d./]|\s*{_DASH}\s*\d)")
+# 「Q&A 3.2」: a dot only where the Q&A is named (「1.5倍」 is a number)
+_QA_DOT = re.compile(r"(?<![\d./\-])(\d{1,2})\.(\d{1,2})(?![\d.]|\s*[倍%万円億件年月日時割人歳])")
 # 「4(2)エ」, also 「第4の(2)のエ」, 「4-(2)-エ」, 「4(1)の ケ」: the levels may be joined by の or a dash
-# 「4-2-エ」 too (a dash between all three levels; 「4-2」 alone is a Q&A number); a number in brackets is never the
-# first level (「四(1)ア」 before the kanji was read was 「(1)」, section 1)
+# 「4-2-エ」 and 「第4の2のエ」 too (a dash or の between all three levels; 「4-2」 alone is a Q&A number); a number in
+# brackets is never the first level (「四(1)ア」 before the kanji was read was 「(1)」, section 1)
 _YOUKOU = re.compile(rf"(?<![\d./\-(])第?\s*(\d{{1,2}})\s*(?:(?:の|{_DASH})?\s*\(\s*(\d{{1,2}})\s*\)"
-                     rf"|{_DASH}\s*(\d{{1,2}})(?=\s*{_DASH}\s*[{_KATA}]))?"
+                     rf"|(?:{_DASH}|の)\s*(\d{{1,2}})(?=\s*(?:{_DASH}|の)\s*\(?\s*[{_KATA}](?![{_KATA}])))?"
                      rf"\s*(?:(?:の|{_DASH})?\s*\(?\s*([{_KATA}])\s*\)?)?"
                      rf"(?![\d{_KATA}]|(?<=\d)\s*[年月日円万億%件ヶか日時つ個点回人名歳割倍種制])")
 _PAGE = re.compile(r"(?:p\.?|ページ|頁|スライド|slide)\s*(\d{1,3})(?!\d)|(\d{1,3})\s*(?:ページ|頁|枚目|p)(?![a-z])")
@@ -67,9 +69,11 @@ def _strong_youkou(section: str) -> bool:
 _NUMBER_MARK = re.compile(r"(?<![a-z])no\.?\s*(?=\d)")
 
 
-# a kanji number as a section level: after 第, in brackets, or before a bracket (「第四の（二）のエ」, 「四(1)ア」), or
+# a kanji number as a section level: after 第, in brackets, or before a bracket (「第四の（二）のエ」, 「四(1)ア」), between
+# a level and a kana level (「第四の二のエ」), or
 # right after 要綱 when nothing but a particle follows (「要綱の四について」; not 「要綱の一部」)
 _KANJI_LEVEL = re.compile(r"(?<=第)[一二三四五六七八九十]+|(?<=\()[一二三四五六七八九十]+(?=\))|[一二三四五六七八九十]+(?=\()"
+                          rf"|(?<=[\d一二三四五六七八九十]の)[一二三四五六七八九十]+(?=\s*の\s*[{_KATA}](?![{_KATA}]))"
                           r"|(?<=要綱)\s*の?\s*([一二三四五六七八九十]+)(?=$|\s|について|って|[はをにでの?。、,])")
 
 
@@ -116,6 +120,7 @@ def _says_more(query: str, start: int, end: int) -> bool:
 # the last 項 or 号 of a statute section: 「第19条の2第1項第3号」 → 「第19条の2第1項」 → 「第19条の2」
 _LAST_LEVEL = re.compile(r"第\d+[項号]$")
 _FIRST_TABLE = re.compile(r"^別表第1(?!\d)の?(.*)$")  # 「別表第1の40の項」 -> group 1: 「40の項」
+_ROW_ONLY = re.compile(r"^別表(\d+)の項$")  # 「別表2」 reads as a row of the only table, or else as table 2
 
 
 class CitationResolver:
@@ -174,12 +179,14 @@ class CitationResolver:
 
     # -- sections ----------------------------------------------------------------------------------------------
 
-    def _candidates(self, q: str, kinds: Iterable[str]) -> list[tuple[str, int, int]]:
-        """(section, start, end) of every section form in the query that fits a document of one of ``kinds``."""
+    def _candidates(self, q: str, kinds: Iterable[str], named: bool = False) -> list[tuple[str, int, int]]:
+        """(section, start, end) of every section form in the query that fits a document of one of ``kinds``;
+        ``named``: the query names that document."""
         kinds = set(kinds)
         out: list[tuple[str, int, int]] = []
         if "qa" in kinds:
-            out += [(f"{int(m.group(1))}-{int(m.group(2))}", m.start(), m.end()) for m in _QA.finditer(q)]
+            for pattern in (_QA, _QA_DOT) if named else (_QA,):
+                out += [(f"{int(m.group(1))}-{int(m.group(2))}", m.start(), m.end()) for m in pattern.finditer(q)]
         if "youkou" in kinds:
             for m in _YOUKOU.finditer(q):
                 major, minor, kana = m.group(1), m.group(2) or m.group(3), m.group(4)
@@ -223,7 +230,7 @@ class CitationResolver:
         if named:
             for doc_id, name_start, _ in named:  # several when a name fits more than one (「資料」)
                 kind = self.corpus.get(doc_id).document.kind
-                for section, s, e in self._candidates(q, [kind]):
+                for section, s, e in self._candidates(q, [kind], named=True):
                     clauses = [self._clause(doc_id, section, ed) for ed in self._editions(doc_id, edition)]
                     for c in clauses:
                         add(c, s, e)
@@ -296,6 +303,8 @@ class CitationResolver:
             c = self._clause(law_id, section, None)
             if c is None and (first := _FIRST_TABLE.match(section)):
                 c = self._clause(law_id, "別表" + first.group(1), None)
+            if c is None and (row := _ROW_ONLY.match(section)):  # 「別表2」 of a law with numbered tables
+                c = self._clause(law_id, f"別表第{row.group(1)}", None)
             if c is not None:
                 return c
             shorter = _LAST_LEVEL.sub("", section)

@@ -35,6 +35,10 @@ FORMS = [
     ("要綱の四について", "jisshi-youkou", "4", 1),
     ("Q&A（第2版）3-3", "hojokin-qa", "3-3", 2),     # the citation as regkb prints it
     ("PMH先行実施説明資料（令和5年度）p5", "pmh-senko-r5", "p5", 1),
+    ("要綱第4の2のエ", "jisshi-youkou", "4(2)エ", 1),   # の between all three levels (this gave 要綱 4)
+    ("要綱第四の二のエ", "jisshi-youkou", "4(2)エ", 1),
+    ("要綱4の2の(エ)", "jisshi-youkou", "4(2)エ", 1),
+    ("Q＆A 3.2", "hojokin-qa", "3-2", 2),             # a dot where the Q&A is named (this gave the 前文)
 ]
 
 
@@ -55,6 +59,8 @@ LAW_FORMS = [
     ("番号法別表の第40項", "425AC0000000027", "別表40の項"),         # a row as staff type it
     ("番号法 別表第一", "425AC0000000027", "別表"),                   # the table's name before 別表第二 was deleted
     ("番号法別表第一の四十の項", "425AC0000000027", "別表40の項"),
+    ("番号法別表40", "425AC0000000027", "別表40の項"),               # a row without 項 (this gave no citation)
+    ("マイナンバー法 別表第一の四十", "425AC0000000027", "別表40の項"),
 ]
 
 
@@ -92,6 +98,8 @@ def test_every_citation_form_resolves(resolver: CitationResolver, query: str, do
     "要綱の(1)について",              # a number in brackets is a second level, never section 1
     "要綱の3か月以内の報告",          # a count of months, not section 3
     "要綱の一部について",              # a kanji numeral in a word, not section 1
+    "Q&Aでは補助が1.5倍になる",       # a decimal, though the Q&A is named
+    "番号法別表の2つの項目",           # a count after 別表, not row 2 (the whole table is not asked for either)
 ])
 def test_things_that_are_not_citations(resolver: CitationResolver, query: str) -> None:
     assert resolver.find(query) == []
@@ -201,3 +209,20 @@ def test_a_section_of_a_known_statute_the_corpus_lacks_is_reported_not_answered(
         assert r.unresolved(query) == [], query  # a law named without a section
     result = s.search("番号法 別表")
     assert result.unresolved_citations == ["番号法 別表"] and not result.confident and result.probability < 0.05
+
+
+def test_a_bare_table_number_of_a_law_with_numbered_tables_is_that_table(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # 「別表2」 reads as row 2 of a law's only table (番号法別表40); a law with 別表第一 and 別表第二 has no such row,
+    # and the number names its table rather than a citation the corpus lacks
+    from corpus.collection import Corpus
+    from ingest.law_ingest import parse_law_path
+
+    law = tmp_path / "399AC0000000001.md"
+    law.write_text('---\nlaw_id: "399AC0000000001"\nlaw_num: "令和九十九年法律第一号"\nlaw_type: "Act"\n'
+                   'promulgation_date: "2026-01-01"\n---\n\n# 試験用表法\n\n## 第一章 総則\n\n### 第一条\n\n'
+                   'この法律は、別表第一及び別表第二に掲げる事務に適用する。\n\n## 別表第一\n\n一 第一の表の事務\n\n'
+                   '## 別表第二\n\n一 第二の表の事務\n', "utf-8")
+    corpus = Corpus([parse_law_path(law)])
+    resolver = CitationResolver(corpus, {"試験用表法": "399AC0000000001"})
+    assert [c.clause.section for c in resolver.find("試験用表法別表2")] == ["別表第2"]
+    assert resolver.unresolved("試験用表法別表2") == []

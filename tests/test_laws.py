@@ -65,6 +65,8 @@ def test_kanji_numerals_refuse_nonsense(bad: str) -> None:
     ("別表第二", "別表第2"),
     ("別表の第40項", "別表40の項"),            # a row as staff type it
     ("別表40項", "別表40の項"),
+    ("別表40", "別表40の項"),                  # a bare row number (「番号法別表40」)
+    ("別表第一の四十", "別表第1の40の項"),
     ("別表第一の第四十項", "別表第1の40の項"),
 ])
 def test_normalize_law_section(written: str, canonical: str) -> None:
