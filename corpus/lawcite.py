@@ -181,30 +181,57 @@ _AFTER = re.compile(
     rf")")
 
 
-def _compile_names(names: Iterable[str]) -> re.Pattern[str] | None:
-    folded = sorted({fold_name(n) for n in names if len(fold_name(n)) >= 2}, key=len, reverse=True)
-    return re.compile("|".join(map(re.escape, folded))) if folded else None
+class _NameIndex:
+    """The law names of one mapping (folded), by their first two characters: a text is scanned once, leftmost and
+    longest name first, without overlaps — what a regex alternation of the names, longest first, finds. Thousands of
+    names (4,143 at the statute scale) made that regex ~150 µs a query, and a cache keyed by it hashed its compiled
+    code on every lookup (~160 µs): both under the GIL, on every request."""
+
+    __slots__ = ("by_head", "law_of")
+
+    def __init__(self, names: Mapping[str, str]) -> None:
+        self.law_of = {fold_name(n): law_id for n, law_id in names.items()}  # folded name -> law id
+        self.by_head: dict[str, list[str]] = {}
+        for n in sorted((n for n in self.law_of if len(n) >= 2), key=len, reverse=True):
+            self.by_head.setdefault(n[:2], []).append(n)
+
+    def __bool__(self) -> bool:
+        return bool(self.by_head)
+
+    def spans(self, folded: str) -> tuple[tuple[int, int], ...]:
+        """(start, end) of each name in ``folded`` (a folded text), left to right."""
+        out = []
+        i, last = 0, len(folded) - 1
+        by_head = self.by_head
+        while i < last:
+            for name in by_head.get(folded[i:i + 2], ()):
+                if folded.startswith(name, i):
+                    out.append((i, i + len(name)))
+                    i += len(name)
+                    break
+            else:
+                i += 1
+        return tuple(out)
 
 
-_PATTERN_CACHE: dict[frozenset[tuple[str, str]], tuple[re.Pattern[str] | None, dict[str, str]]] = {}
+_INDEX_CACHE: dict[frozenset[tuple[str, str]], _NameIndex] = {}
 # The same mapping object passed again (a searcher's law names, on every query) is found by identity: hashing the
 # items of 4,155 laws' names cost ~1 ms per call. The mapping is kept with its entry, so its id is not reused, and
 # its length is checked; a caller that changes a mapping in place must pass a new one.
-_BY_ID: dict[int, tuple[Mapping[str, str], int, tuple[re.Pattern[str] | None, dict[str, str]]]] = {}
+_BY_ID: dict[int, tuple[Mapping[str, str], int, _NameIndex]] = {}
 
 
-def _pattern_for(names: Mapping[str, str]) -> tuple[re.Pattern[str] | None, dict[str, str]]:
+def _index_for(names: Mapping[str, str]) -> _NameIndex:
     seen = _BY_ID.get(id(names))
     if seen is not None and seen[0] is names and seen[1] == len(names):
         return seen[2]
     key = frozenset(names.items())
-    hit = _PATTERN_CACHE.get(key)
+    hit = _INDEX_CACHE.get(key)
     if hit is None:
-        by_folded = {fold_name(n): law_id for n, law_id in names.items()}
-        hit = (_compile_names(names), by_folded)
-        if len(_PATTERN_CACHE) > 8:
-            _PATTERN_CACHE.clear()
-        _PATTERN_CACHE[key] = hit
+        hit = _NameIndex(names)
+        if len(_INDEX_CACHE) > 8:
+            _INDEX_CACHE.clear()
+        _INDEX_CACHE[key] = hit
     if len(_BY_ID) > 8:
         _BY_ID.clear()
     _BY_ID[id(names)] = (names, len(names), hit)
@@ -220,10 +247,10 @@ _SUBORDINATE = re.compile(r"施行令|施行規則|施行細則|施行規程|施
 def subordinate_laws(text: str, names: Mapping[str, str]) -> list[tuple[int, int]]:
     """Where ``text`` names a law by a known law's name and a suffix that makes it another law, which ``names`` does
     not know: 「学校保健安全法施行令第8条」 -> [(0, 10)] (「学校保健安全法施行令」), offsets into ``text``."""
-    pattern, _ = _pattern_for(names)
-    if pattern is None or not text:
+    index = _index_for(names)
+    if not index or not text:
         return []
-    folded, offsets, names_at = _scan(text, pattern)
+    folded, offsets, names_at = _scan(text, index)
     out = []
     for start, end in names_at:
         sub = _SUBORDINATE.match(folded, end)
@@ -233,11 +260,11 @@ def subordinate_laws(text: str, names: Mapping[str, str]) -> list[tuple[int, int
 
 
 @lru_cache(maxsize=256)
-def _scan(text: str, pattern: re.Pattern[str]) -> tuple[str, tuple[int, ...], tuple[tuple[int, int], ...]]:
+def _scan(text: str, index: _NameIndex) -> tuple[str, tuple[int, ...], tuple[tuple[int, int], ...]]:
     """``text`` folded, its offsets, and the (start, end) of each law name in the folded text: the search asks for a
     query's law citations and for its subordinate laws more than once per query."""
     folded, offsets = _fold_with_offsets(text)
-    return folded, tuple(offsets), tuple(m.span() for m in pattern.finditer(folded))
+    return folded, tuple(offsets), index.spans(folded)
 
 
 def find_law_citations(text: str, names: Mapping[str, str]) -> list[LawCitation]:
@@ -247,15 +274,15 @@ def find_law_citations(text: str, names: Mapping[str, str]) -> list[LawCitation]
 
     Width, spaces and line breaks do not matter; offsets point into the original ``text``. A name followed by
     施行令, 施行規則 … is not cited (another law: ``subordinate_laws``)."""
-    pattern, by_folded = _pattern_for(names)
-    if pattern is None or not text:
+    index = _index_for(names)
+    if not index or not text:
         return []
-    folded, offsets, names_at = _scan(text, pattern)
+    folded, offsets, names_at = _scan(text, index)
     out: list[LawCitation] = []
     for start, name_end in names_at:
         if _SUBORDINATE.match(folded, name_end):
             continue  # another law: see subordinate_laws
-        law_id = by_folded[folded[start:name_end]]
+        law_id = index.law_of[folded[start:name_end]]
         pos = name_end
         paren = _PAREN.match(folded, pos)  # 「（平成25年法律第27号）」 or 「（以下「番号法」という。）」
         if paren:
@@ -298,19 +325,19 @@ _DEFINED = re.compile(r"以下「([^」]{2,30})」という")
 def defined_short_names(text: str, titles: Mapping[str, str]) -> dict[str, str]:
     """Short names a document defines for laws: 「障害者の日常生活…法律（平成17年法律第123号。以下「障害者総合支援法」
     という。）」 -> {"障害者総合支援法": "417AC0000000123"}, for the laws whose full titles are in ``titles``."""
-    pattern, by_folded = _pattern_for(titles)
-    if pattern is None:
+    index = _index_for(titles)
+    if not index:
         return {}
     folded, _ = _fold_with_offsets(text)
     out: dict[str, str] = {}
-    for m in pattern.finditer(folded):
-        tail = folded[m.end():m.end() + 60]
+    for start, end in index.spans(folded):
+        tail = folded[end:end + 60]
         if not tail.startswith("("):
             continue
         close = tail.find(")")
         d = _DEFINED.search(tail[:close if close >= 0 else len(tail)])
         if d:
-            out[d.group(1)] = by_folded[m.group()]
+            out[d.group(1)] = index.law_of[folded[start:end]]
     return out
 
 

@@ -356,10 +356,31 @@ def test_law_names_compiled_once_per_mapping_and_again_when_it_changes() -> None
 
     names = {"母子保健法": "340AC0000000141"}
     assert [c.law_id for c in lawcite.find_law_citations("母子保健法第20条", names)] == ["340AC0000000141"]
-    first = lawcite._pattern_for(names)
-    assert lawcite._pattern_for(names) is first  # the same object: no second compile
+    first = lawcite._index_for(names)
+    assert lawcite._index_for(names) is first  # the same object: no second compile
     names["難病法"] = "426AC0000000050"
     assert [c.law_id for c in lawcite.find_law_citations("難病法6条", names)] == ["426AC0000000050"]
     other = {"児童福祉法": "322AC0000000164"}
     assert [c.law_id for c in lawcite.find_law_citations("児童福祉法第19条の2", other)] == ["322AC0000000164"]
     assert lawcite.find_law_citations("母子保健法第20条", other) == []
+
+
+def test_law_names_are_found_as_a_longest_first_alternation_finds_them() -> None:
+    """The name index (first two characters, then the names longest first) finds the spans a regex alternation of
+    the names, longest first, finds: on texts made of names, parts of names and other words, overlapping ones too."""
+    import random
+    import re
+
+    from corpus import lawcite
+
+    names = {**lawcite.builtin_names(titles=True), "医療法": "323AC0000000205", "医療": "X1", "法律": "X2",
+             "保健": "X3"}
+    folded = sorted({lawcite.fold_name(n) for n in names if len(lawcite.fold_name(n)) >= 2}, key=len, reverse=True)
+    regex = re.compile("|".join(map(re.escape, folded)))
+    index = lawcite._NameIndex(names)
+    rng = random.Random(11)
+    pieces = [*folded, *(n[: len(n) // 2] for n in folded), *(n[len(n) // 2:] for n in folded), "第6条", "の", "、",
+              "について", "学校", "医療費", "x"]
+    for _ in range(500):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        assert index.spans(text) == tuple(m.span() for m in regex.finditer(text)), text
