@@ -349,15 +349,15 @@ def test_sharded_embedding_resumes_and_merges_into_the_cache(tmp_path: Path) -> 
         parse_shard("2/2")
 
 
-def test_law_names_compiled_once_per_mapping_and_again_when_it_changes() -> None:
-    """A searcher passes its mapping of law names on every query (compiled once, found by identity); a new
-    mapping, or the same one grown in place, is compiled again, never answered with a stale pattern."""
+def test_law_names_indexed_once_per_mapping_and_again_when_it_changes() -> None:
+    """A searcher passes its mapping of law names on every query (indexed once, found by identity); a new
+    mapping, or the same one grown in place, is indexed again, never answered with a stale index."""
     from corpus import lawcite
 
     names = {"母子保健法": "340AC0000000141"}
     assert [c.law_id for c in lawcite.find_law_citations("母子保健法第20条", names)] == ["340AC0000000141"]
     first = lawcite._index_for(names)
-    assert lawcite._index_for(names) is first  # the same object: no second compile
+    assert lawcite._index_for(names) is first  # the same object: not indexed again
     names["難病法"] = "426AC0000000050"
     assert [c.law_id for c in lawcite.find_law_citations("難病法6条", names)] == ["426AC0000000050"]
     other = {"児童福祉法": "322AC0000000164"}
