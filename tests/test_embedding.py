@@ -436,6 +436,49 @@ def test_bf16_passages_match_float32(embedder: Embedder, cache_root: Path) -> No
     assert cos.min() >= 0.999, float(cos.min())
 
 
+def test_torch_forward_is_what_sentence_transformers_encodes(embedder: Embedder, cache_root: Path) -> None:
+    """``_forward`` tokenizes under a lock and runs the model itself: bit for bit ``model.encode``'s vectors."""
+    import torch
+
+    texts = [embedder.passage_prompt + t for t in corpus_sentences()[:12] + SENTENCES]
+    bf16 = load_embedder(EncoderConfig(cache_dir=cache_root, backend="torch-bf16"), side="passage")
+    for emb in (embedder, bf16):
+        with torch.inference_mode():
+            expected = emb._model.encode(texts, prompt="", batch_size=len(texts), show_progress_bar=False,  # type: ignore[attr-defined]
+                                         convert_to_numpy=True, normalize_embeddings=True)
+        assert np.array_equal(emb._forward(texts), expected), emb.backend
+
+
+def test_build_batches_run_on_threads_of_one_torch_thread_each(cache_root: Path) -> None:
+    """A build's token-budget batches run on as many threads as the embedder has, each with one torch thread, the
+    caller's own setting untouched; every vector lands on its own text (against the batches run one by one)."""
+    import torch
+
+    emb = load_embedder(EncoderConfig(cache_dir=cache_root, backend="torch-bf16", threads=2), side="passage")
+    texts = corpus_sentences() + SENTENCES
+    before = torch.get_num_threads()
+    seen: list[tuple[str, int]] = []
+    forward = emb._forward
+
+    def spy(batch: list[str], passages: bool = False) -> np.ndarray:
+        seen.append((threading.current_thread().name, torch.get_num_threads()))
+        return forward(batch, passages)
+
+    emb._forward = spy  # type: ignore[method-assign]
+    try:
+        threaded = emb.encode_passages(texts)
+        assert len(seen) >= 2 and all(name.startswith("regkb-embed-batch") and n == 1 for name, n in seen), seen
+        seen.clear()
+        emb._threads = 1  # type: ignore[attr-defined]
+        one_by_one = emb.encode_passages(texts)
+        assert seen and all(n == before for _, n in seen)
+    finally:
+        emb._threads = 2  # type: ignore[attr-defined]
+        del emb._forward
+    assert torch.get_num_threads() == before
+    assert np.min(np.sum(threaded * one_by_one, axis=1)) >= 0.9999
+
+
 def test_token_budget_batches_worked_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
     from index.embedding import base
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ PASSAGE_BATCH = 32
 # batches, long ones in small. Against fixed batches of 32: 1.3× the passages per second in bf16 on this corpus
 # (eval/bench_query_path.py). 4,096 against 8,192, taking turns on 512 passages, three rounds each: bf16 +6 % (statute
 # passages 99-107 vs 94-101 /s, bundled 82-85 vs 79-80), int8 ONNX +9 % (53 vs 48, 43 vs 40); 2,048 was slower again.
+# A backend that runs k batches at once (``Embedder._parallel_batches``: torch on k threads) makes them of
+# PASSAGE_TOKENS / k tokens: as many tokens in flight.
 PASSAGE_TOKENS = 4096
 MAX_PASSAGE_BATCH = 256
 BACKENDS = ("auto", "onnx-int8", "onnx-fp32", "torch", "torch-bf16")
@@ -96,15 +99,17 @@ def l2_normalise(vecs: np.ndarray) -> np.ndarray:
     return np.divide(vecs, np.maximum(norms, 1e-12), out=vecs if vecs.flags.writeable else None)
 
 
-def _batches(order: list[int], sizes: list[int], batch_size: int | None) -> list[list[int]]:
-    """Split length-sorted ``order`` into batches of ``batch_size`` texts, or (None) of at most PASSAGE_TOKENS padded
-    tokens (a text longer than that alone) and at most MAX_PASSAGE_BATCH texts."""
+def _batches(order: list[int], sizes: list[int], batch_size: int | None,
+             tokens: int | None = None) -> list[list[int]]:
+    """Split length-sorted ``order`` into batches of ``batch_size`` texts, or (None) of at most ``tokens`` padded
+    tokens (default PASSAGE_TOKENS; a text longer than that alone) and at most MAX_PASSAGE_BATCH texts."""
     if batch_size is not None:
         return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    tokens = tokens or PASSAGE_TOKENS
     out: list[list[int]] = []
     batch: list[int] = []
     for i in order:  # ascending, so the text being added is the batch's longest
-        if batch and ((len(batch) + 1) * sizes[i] > PASSAGE_TOKENS or len(batch) >= MAX_PASSAGE_BATCH):
+        if batch and ((len(batch) + 1) * sizes[i] > tokens or len(batch) >= MAX_PASSAGE_BATCH):
             out.append(batch)
             batch = []
         batch.append(i)
@@ -187,9 +192,21 @@ class Embedder:
         sizes = self._token_counts(prefixed) if batch_size is None else [len(t) for t in prefixed]
         order = sorted(range(len(texts)), key=sizes.__getitem__)
         out = np.empty((len(texts), self._dim), dtype=np.float32)
-        for idx in _batches(order, sizes, batch_size):
-            out[idx] = self._forward([prefixed[i] for i in idx], passages)
+        budget = None if batch_size is not None else PASSAGE_TOKENS // self._parallel_batches()
+        batches = _batches(order, sizes, batch_size, budget)
+        for idx, vecs in zip(batches, self._forward_batches([[prefixed[i] for i in idx] for idx in batches],
+                                                             passages, parallel=batch_size is None)):
+            out[idx] = vecs
         return l2_normalise(out)
+
+    def _parallel_batches(self) -> int:
+        """How many token-budget batches a backend runs at once (``_forward_batches``): 1, one after the other."""
+        return 1
+
+    def _forward_batches(self, batches: list[list[str]], passages: bool, parallel: bool) -> Iterator[np.ndarray]:
+        """``_forward`` of each batch, in order; ``parallel``: the batches are token-budget ones (builds), which a
+        backend may run ``_parallel_batches()`` at a time."""
+        return (self._forward(texts, passages) for texts in batches)
 
     def encode_queries(self, texts: list[str], batch_size: int = PASSAGE_BATCH) -> np.ndarray:
         """Embed search queries: float32, L2-normalised, shape (len(texts), dim)."""

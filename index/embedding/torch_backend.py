@@ -5,6 +5,10 @@ native bf16 matrix products. Imports torch, so the server only loads it when ask
 from __future__ import annotations
 
 import logging
+import os
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +88,11 @@ class TorchEmbedder(Embedder):
         super().__init__(path, name or path.name, int(dim), int(seq) if seq is not None else None,
                          _pick_prompt(prompts, _QUERY_PROMPT_NAMES), _pick_prompt(prompts, _PASSAGE_PROMPT_NAMES))
         self._model = model
+        self._threads = threads or cpu_threads()
+        # HF fast tokenizers change their padding/truncation state per call: one call at a time (batches may run on
+        # several threads, ``_forward_batches``)
+        self._tokenizer_lock = threading.Lock()
+        self._pool: tuple[int, ThreadPoolExecutor] | None = None  # (the pid that made it, the pool)
         logger.info("embedding model %s loaded (%s) from %s: dim=%d, query prompt=%r, passage prompt=%r",
                     self.name, backend, path, self.dim, self.query_prompt, self.passage_prompt)
 
@@ -92,13 +101,38 @@ class TorchEmbedder(Embedder):
         return self._model.tokenizer
 
     def _token_counts(self, texts: list[str]) -> list[int]:
-        ids = self._model.tokenizer(texts, truncation=True, max_length=self.max_seq_length)["input_ids"]
+        with self._tokenizer_lock:
+            ids = self._model.tokenizer(texts, truncation=True, max_length=self.max_seq_length)["input_ids"]
         return [len(x) for x in ids]
 
     def _forward(self, texts: list[str], passages: bool = False) -> np.ndarray:
+        """What ``model.encode(texts, normalize_embeddings=True)`` returns, bit for bit (tested), with the
+        tokenizer's part under a lock so that batches can run on several threads."""
         import torch
 
+        with self._tokenizer_lock:
+            features = self._model.preprocess(texts)
         with torch.inference_mode():
-            vecs = self._model.encode(texts, prompt="", batch_size=len(texts), show_progress_bar=False,
-                                      convert_to_numpy=True, normalize_embeddings=True)
-        return np.asarray(vecs, dtype=np.float32).reshape(len(texts), self.dim)
+            vecs = torch.nn.functional.normalize(self._model(features)["sentence_embedding"], p=2, dim=1)
+            return vecs.float().numpy().reshape(len(texts), self.dim)
+
+    def _parallel_batches(self) -> int:
+        return self._threads
+
+    def _forward_batches(self, batches: list[list[str]], passages: bool, parallel: bool) -> Iterator[np.ndarray]:
+        """A build's batches on as many threads as the embedder has, one torch thread each: PyTorch's two-thread
+        attention kernel (head size 32) left a core idle part of the time; bf16, the 128 bench passages, in turns:
+        +6 to +12 % passages/s, vectors within cosine 0.9999998 of one thread's. Longest batches first, so that the
+        last to finish are short ones."""
+        if not parallel or self._threads < 2 or len(batches) < 2:
+            yield from super()._forward_batches(batches, passages, parallel)
+            return
+        if self._pool is None or self._pool[0] != os.getpid():  # a forked child has none of its parent's threads
+            import torch
+
+            self._pool = (os.getpid(), ThreadPoolExecutor(self._threads, thread_name_prefix="regkb-embed-batch",
+                                                          initializer=torch.set_num_threads, initargs=(1,)))
+        pool = self._pool[1]
+        futures = {i: pool.submit(self._forward, batches[i], passages) for i in reversed(range(len(batches)))}
+        for i in range(len(batches)):
+            yield futures[i].result()
