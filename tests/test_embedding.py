@@ -355,14 +355,85 @@ def test_onnx_export_is_cached_beside_the_model(onnx_embedders: dict[str, Embedd
     assert not [p for p in repo.glob("**/*.onnx") if ".venv" not in p.parts and "site-packages" not in p.parts]
 
 
-def test_auto_backend_follows_vnni(onnx_embedders: dict[str, Embedder], cache_root: Path,
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_backend_follows_the_cpus_int8_kernels(onnx_embedders: dict[str, Embedder], cache_root: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     from index.embedding import cpu
 
     monkeypatch.setattr(cpu, "cpu_has_vnni", lambda: False)
+    monkeypatch.setattr(cpu, "cpu_has_avx2", lambda: False)  # no int8 kernel worth running: float32
     assert load_embedder(EncoderConfig(cache_dir=cache_root)).backend == "onnx-fp32"
     monkeypatch.setattr(cpu, "cpu_has_vnni", lambda: True)
     assert load_embedder(EncoderConfig(cache_dir=cache_root)).backend == "onnx-int8"
+
+
+def test_int8_without_vnni_only_with_7_bit_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AVX2 without VNNI sums pairs of int8 products in 16 bits: int8 runs there only from an export whose weights
+    keep 7 bits (and kept the fidelity bar); VNNI takes either; a CPU with neither runs float32."""
+    from index.embedding import cpu, model
+
+    def info(bits: int | None, cosine: float = 0.995) -> dict:
+        rec: dict = {"fidelity": {"onnx-int8": {"query_min_cosine": cosine, "passage_min_cosine": cosine}}}
+        if bits is not None:
+            rec["int8_weight_bits"] = bits
+        return rec
+
+    for vnni, avx2, bits, want in [(False, True, 7, "onnx-int8"), (False, True, 8, "onnx-fp32"),
+                                   (False, True, None, "onnx-fp32"),  # a record from before the bits were recorded
+                                   (True, True, 7, "onnx-int8"), (True, True, 8, "onnx-int8"),
+                                   (True, False, None, "onnx-int8"), (False, False, 7, "onnx-fp32")]:
+        monkeypatch.setattr(cpu, "cpu_has_vnni", lambda v=vnni: v)
+        monkeypatch.setattr(cpu, "cpu_has_avx2", lambda a=avx2: a)
+        for side in ("query", "passage"):
+            assert model.choose_backend("auto", info(bits), side) == want, (vnni, avx2, bits, side)
+    monkeypatch.setattr(cpu, "cpu_has_vnni", lambda: False)
+    monkeypatch.setattr(cpu, "cpu_has_avx2", lambda: True)
+    assert model.choose_backend("auto", info(7, cosine=0.989), "query") == "onnx-fp32"  # too far from float32
+    assert cpu.int8_weight_bits() == 7
+    monkeypatch.setattr(cpu, "cpu_has_vnni", lambda: True)
+    assert cpu.int8_weight_bits() == 8
+
+
+def test_an_8_bit_export_is_redone_where_the_cpu_needs_7(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from index.embedding import cpu
+    from index.embedding.onnx_export import EXPORT_FILE, EXPORT_FORMAT_VERSION, FILES, read_export, source_fingerprint
+
+    model_path, folder = tmp_path / "model", tmp_path / "export"
+    model_path.mkdir()
+    folder.mkdir()
+    (model_path / "weights.bin").write_bytes(b"w")
+    for name in FILES.values():
+        (folder / name).write_bytes(b"onnx")
+    record = {"format": EXPORT_FORMAT_VERSION, "source_fingerprint": source_fingerprint(model_path),
+              "files": dict(FILES), "int8_weight_bits": 8}
+    (folder / EXPORT_FILE).write_text(json.dumps(record), "utf-8")
+    monkeypatch.setattr(cpu, "cpu_has_avx2", lambda: True)
+    monkeypatch.setattr(cpu, "cpu_has_vnni", lambda: True)
+    assert read_export(folder, model_path) == record
+    monkeypatch.setattr(cpu, "cpu_has_vnni", lambda: False)  # AVX2 alone: 8-bit weights would saturate
+    assert read_export(folder, model_path) is None
+    record["int8_weight_bits"] = 7
+    (folder / EXPORT_FILE).write_text(json.dumps(record), "utf-8")
+    assert read_export(folder, model_path) == record
+    monkeypatch.setattr(cpu, "cpu_has_vnni", lambda: True)  # VNNI runs 7-bit weights as well
+    assert read_export(folder, model_path) == record
+
+
+def test_int8_export_keeps_the_weight_bits_it_records(onnx_embedders: dict[str, Embedder], cache_root: Path,
+                                                       model_dir: Path) -> None:
+    import onnx
+    from onnx import numpy_helper
+
+    from index.embedding.cpu import int8_weight_bits
+    from index.embedding.onnx_export import EXPORT_FILE, onnx_dir
+
+    folder = onnx_dir(model_dir, cache_root)
+    info = json.loads((folder / EXPORT_FILE).read_text("utf-8"))
+    assert info["int8_weight_bits"] == int8_weight_bits()
+    graph = onnx.load(str(folder / info["files"]["onnx-int8"])).graph
+    weights = [numpy_helper.to_array(t) for t in graph.initializer if t.data_type == onnx.TensorProto.INT8]
+    assert len(weights) >= 24  # the layers' matrices, quantised
+    widest = max(int(np.abs(w.astype(np.int16)).max()) for w in weights)
+    assert widest <= 64 if info["int8_weight_bits"] == 7 else widest > 64
 
 
 def test_export_is_fused_and_measures_bf16(onnx_embedders: dict[str, Embedder], cache_root: Path,
@@ -477,6 +548,36 @@ def test_build_batches_run_on_threads_of_one_torch_thread_each(cache_root: Path)
         del emb._forward
     assert torch.get_num_threads() == before
     assert np.min(np.sum(threaded * one_by_one, axis=1)) >= 0.9999
+
+
+def test_onnx_build_batches_run_on_threads_of_one_session_thread(onnx_embedders: dict[str, Embedder],
+                                                                cache_root: Path) -> None:
+    """A build's batches run on the embedder's threads, all on one session of one intra-op thread; the same vectors on
+    every run, within the fidelity bar of the batches run one by one (int8 scales activations per batch)."""
+    emb = load_embedder(EncoderConfig(cache_dir=cache_root, backend="onnx-int8", threads=2), side="passage")
+    texts = corpus_sentences() + SENTENCES
+    seen: list[tuple[str, object]] = []
+    forward = emb._forward
+
+    def spy(batch: list[str], passages: bool = False, session: object = None) -> np.ndarray:
+        seen.append((threading.current_thread().name, session))
+        return forward(batch, passages, session)  # type: ignore[call-arg]
+
+    emb._forward = spy  # type: ignore[method-assign]
+    try:
+        threaded = emb.encode_passages(texts)
+        sessions = {id(s) for _, s in seen}
+        assert len(seen) >= 2 and all(name.startswith("regkb-embed-batch") for name, _ in seen), seen
+        assert len(sessions) == 1 and seen[0][1].get_session_options().intra_op_num_threads == 1  # type: ignore[attr-defined]
+        assert np.array_equal(emb.encode_passages(texts), threaded)
+        seen.clear()
+        emb._threads = 1  # type: ignore[attr-defined]
+        one_by_one = emb.encode_passages(texts)
+        assert seen and all(s is None for _, s in seen)  # the embedder's own session, on the caller's thread
+    finally:
+        emb._threads = 2  # type: ignore[attr-defined]
+        del emb._forward
+    assert np.min(np.sum(threaded * one_by_one, axis=1)) >= 0.99
 
 
 def test_token_budget_batches_worked_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:

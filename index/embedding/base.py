@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
-from concurrent.futures import Future
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -24,8 +24,8 @@ PASSAGE_BATCH = 32
 # batches, long ones in small. Against fixed batches of 32: 1.3× the passages per second in bf16 on this corpus
 # (eval/bench_query_path.py). 4,096 against 8,192, taking turns on 512 passages, three rounds each: bf16 +6 % (statute
 # passages 99-107 vs 94-101 /s, bundled 82-85 vs 79-80), int8 ONNX +9 % (53 vs 48, 43 vs 40); 2,048 was slower again.
-# A backend that runs k batches at once (``Embedder._parallel_batches``: torch on k threads) makes them of
-# PASSAGE_TOKENS / k tokens: as many tokens in flight.
+# A backend that runs k batches at once (``Embedder._parallel_batches``: torch and ONNX on k threads of one
+# intra-op thread each) makes them of PASSAGE_TOKENS / k tokens: as many tokens in flight.
 PASSAGE_TOKENS = 4096
 MAX_PASSAGE_BATCH = 256
 BACKENDS = ("auto", "onnx-int8", "onnx-fp32", "torch", "torch-bf16")
@@ -37,7 +37,7 @@ class EncoderConfig:
 
     ``model``: None (the bundled e5-small) or a local sentence-transformers folder. ``cache_dir``: where converted
     and exported models live (None: ~/.cache/regkb/models). ``backend``: "auto" picks int8 ONNX where the CPU has
-    VNNI, fp32 ONNX elsewhere; "torch" is the sentence-transformers path. ``threads``: intra-op threads (None: the
+    VNNI or AVX2 (model.choose_backend), fp32 ONNX elsewhere; "torch" is the sentence-transformers path. ``threads``: intra-op threads (None: the
     CPUs this process may use)."""
 
     model: str | None = None
@@ -134,6 +134,7 @@ class Embedder:
         self._query_cache = QueryCache()  # per instance, so it dies with the model
         self._batcher_lock = threading.Lock()
         self._batcher: Any = None
+        self._pool: tuple[int, ThreadPoolExecutor] | None = None  # build batches' threads: (the pid that made them, pool)
 
     # -- subclass hook -------------------------------------------------------------------------------------------
 
@@ -207,6 +208,18 @@ class Embedder:
         """``_forward`` of each batch, in order; ``parallel``: the batches are token-budget ones (builds), which a
         backend may run ``_parallel_batches()`` at a time."""
         return (self._forward(texts, passages) for texts in batches)
+
+    def _threaded(self, batches: list[list[str]], forward: Callable[[list[str]], np.ndarray], workers: int,
+                  initializer: Callable[[], None] | None = None) -> Iterator[np.ndarray]:
+        """``forward`` of each batch on ``workers`` threads (made once per process: a forked child has none of its
+        parent's threads), yielded in order. Longest batches first, so that the last to finish are short ones."""
+        if self._pool is None or self._pool[0] != os.getpid():
+            self._pool = (os.getpid(), ThreadPoolExecutor(workers, thread_name_prefix="regkb-embed-batch",
+                                                          initializer=initializer))
+        pool = self._pool[1]
+        futures = {i: pool.submit(forward, batches[i]) for i in reversed(range(len(batches)))}
+        for i in range(len(batches)):
+            yield futures[i].result()
 
     def encode_queries(self, texts: list[str], batch_size: int = PASSAGE_BATCH) -> np.ndarray:
         """Embed search queries: float32, L2-normalised, shape (len(texts), dim)."""

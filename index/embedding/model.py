@@ -69,19 +69,22 @@ def resolve_model_spec(spec: str | None = None, cache_dir: Path | None = None) -
 def choose_backend(requested: str, info: dict | None, side: str) -> str:
     """The backend for ``side`` ("query" or "passage"). Passages (builds): bfloat16 torch where the CPU has native
     bf16 products and bf16 kept cosine >= MIN_COSINE at export time. Otherwise the ONNX file: int8 where the CPU has
-    VNNI and int8 kept cosine >= MIN_COSINE on that side, else fp32. An explicit request is honoured as it is."""
+    VNNI, or AVX2 and the export's int8 weights keep 7 bits (cpu.py), and int8 kept cosine >= MIN_COSINE on that side;
+    else fp32. An explicit request is honoured as it is."""
     from . import cpu
 
     if requested != "auto":
         return requested
-    fidelity = (info or {}).get("fidelity") or {}
+    info = info or {}
+    fidelity = info.get("fidelity") or {}
 
     def faithful(backend: str) -> bool:
         return (fidelity.get(backend) or {}).get(f"{side}_min_cosine", 0.0) >= MIN_COSINE
 
     if side == "passage" and cpu.cpu_has_bf16() and faithful("torch-bf16"):
         return "torch-bf16"
-    if cpu.cpu_has_vnni() and faithful("onnx-int8"):
+    int8_runs_well = cpu.cpu_has_vnni() or (cpu.cpu_has_avx2() and info.get("int8_weight_bits", 8) <= 7)
+    if int8_runs_well and faithful("onnx-int8"):
         return "onnx-int8"
     return "onnx-fp32"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,9 @@ class OnnxEmbedder(Embedder):
                 from exc
         self._full_tokenizer: Any = None
         self._full_lock = threading.Lock()
+        self._model_file = model_file
+        self._threads = self._session.get_session_options().intra_op_num_threads
+        self._batch_session: Any = None  # one intra-op thread, run by several build threads at once
         self._max_len, self._pad_id = max_len, int(info["pad_id"])
         self.fidelity = (info.get("fidelity") or {}).get(backend)
         super().__init__(folder, name, int(info["dim"]), max_len, info["query_prompt"], info["passage_prompt"])
@@ -104,11 +108,29 @@ class OnnxEmbedder(Embedder):
     def _token_counts(self, texts: list[str]) -> list[int]:
         return [sum(e.attention_mask) for e in self.tokenizer.encode_batch(texts)]  # padding is not counted
 
-    def _forward(self, texts: list[str], passages: bool = False) -> np.ndarray:
+    def _forward(self, texts: list[str], passages: bool = False, session: Any = None) -> np.ndarray:
         if passages:
-            encs = self.tokenizer.encode_batch(texts)
+            encs = self.tokenizer.encode_batch(texts)  # Rust, immutable once padding is set: safe on any thread
             ids = np.array([e.ids for e in encs], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encs], dtype=np.int64)
         else:
             ids, mask = self._lean.encode_batch(texts)
-        return self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        return (session or self._session).run(None, {"input_ids": ids, "attention_mask": mask})[0]
+
+    def _parallel_batches(self) -> int:
+        return self._threads
+
+    def _forward_batches(self, batches: list[list[str]], passages: bool, parallel: bool) -> Iterator[np.ndarray]:
+        """A build's batches on as many threads as the session has intra-op threads, all running one session of one
+        intra-op thread (onnxruntime runs it on the calling thread, without the GIL): no partner thread to wait for
+        at every operator. int8 on 384 passages of the default corpus, in turns: 13.8 → 15.8 passages/s (2 cores,
+        AVX2). Dynamic quantisation scales each batch's activations by the batch, so a vector depends a little on
+        its batch (cosine ≥ 0.996 to the one-after-the-other batches), the same on every run."""
+        if not parallel or self._threads < 2 or len(batches) < 2:
+            yield from super()._forward_batches(batches, passages, parallel)
+            return
+        with self._full_lock:
+            if self._batch_session is None:
+                self._batch_session = open_session(self._model_file, 1)
+        session = self._batch_session
+        yield from self._threaded(batches, lambda texts: self._forward(texts, passages, session), self._threads)

