@@ -552,32 +552,40 @@ def test_build_batches_run_on_threads_of_one_torch_thread_each(cache_root: Path)
 
 def test_onnx_build_batches_run_on_threads_of_one_session_thread(onnx_embedders: dict[str, Embedder],
                                                                 cache_root: Path) -> None:
-    """A build's batches run on the embedder's threads, all on one session of one intra-op thread; the same vectors on
-    every run, within the fidelity bar of the batches run one by one (int8 scales activations per batch)."""
+    """A build's passages go one a batch on the embedder's threads, all on one session of one intra-op thread; a
+    passage's vector is the one it gets alone, whatever passages are embedded beside it (int8 scales a batch's
+    activations by the whole batch)."""
+    from index.embedding.base import l2_normalise
+
     emb = load_embedder(EncoderConfig(cache_dir=cache_root, backend="onnx-int8", threads=2), side="passage")
     texts = corpus_sentences() + SENTENCES
-    seen: list[tuple[str, object]] = []
+    seen: list[tuple[str, int, object]] = []
     forward = emb._forward
 
     def spy(batch: list[str], passages: bool = False, session: object = None) -> np.ndarray:
-        seen.append((threading.current_thread().name, session))
+        seen.append((threading.current_thread().name, len(batch), session))
         return forward(batch, passages, session)  # type: ignore[call-arg]
 
     emb._forward = spy  # type: ignore[method-assign]
     try:
         threaded = emb.encode_passages(texts)
-        sessions = {id(s) for _, s in seen}
-        assert len(seen) >= 2 and all(name.startswith("regkb-embed-batch") for name, _ in seen), seen
-        assert len(sessions) == 1 and seen[0][1].get_session_options().intra_op_num_threads == 1  # type: ignore[attr-defined]
-        assert np.array_equal(emb.encode_passages(texts), threaded)
+        assert len(seen) == len(texts) and all(n == 1 for _, n, _ in seen)
+        assert all(name.startswith("regkb-embed-batch") for name, _, _ in seen), seen
+        session = seen[0][2]
+        assert all(s is session for _, _, s in seen)
+        assert session.get_session_options().intra_op_num_threads == 1  # type: ignore[attr-defined]
+        assert np.array_equal(emb.encode_passages(texts[5:9] + texts[:3]), threaded[list(range(5, 9)) + [0, 1, 2]])
         seen.clear()
         emb._threads = 1  # type: ignore[attr-defined]
         one_by_one = emb.encode_passages(texts)
-        assert seen and all(s is None for _, s in seen)  # the embedder's own session, on the caller's thread
+        assert seen and all(s is None and n == 1 for _, n, s in seen)  # the embedder's own session, the caller's thread
     finally:
         emb._threads = 2  # type: ignore[attr-defined]
         del emb._forward
-    assert np.min(np.sum(threaded * one_by_one, axis=1)) >= 0.99
+    alone = l2_normalise(np.vstack([emb._forward([emb.passage_prompt + t], True, session)  # type: ignore[call-arg]
+                                    for t in texts]))
+    assert np.array_equal(threaded, alone)
+    assert np.min(np.sum(threaded * one_by_one, axis=1)) >= 0.9999
 
 
 def test_token_budget_batches_worked_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:

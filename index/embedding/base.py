@@ -193,7 +193,7 @@ class Embedder:
         sizes = self._token_counts(prefixed) if batch_size is None else [len(t) for t in prefixed]
         order = sorted(range(len(texts)), key=sizes.__getitem__)
         out = np.empty((len(texts), self._dim), dtype=np.float32)
-        budget = None if batch_size is not None else PASSAGE_TOKENS // self._parallel_batches()
+        budget = None if batch_size is not None else self._passage_tokens()
         batches = _batches(order, sizes, batch_size, budget)
         for idx, vecs in zip(batches, self._forward_batches([[prefixed[i] for i in idx] for idx in batches],
                                                              passages, parallel=batch_size is None)):
@@ -203,6 +203,10 @@ class Embedder:
     def _parallel_batches(self) -> int:
         """How many token-budget batches a backend runs at once (``_forward_batches``): 1, one after the other."""
         return 1
+
+    def _passage_tokens(self) -> int:
+        """The token budget of a build's batches: PASSAGE_TOKENS in flight, whatever the batches at once."""
+        return max(1, PASSAGE_TOKENS // self._parallel_batches())
 
     def _forward_batches(self, batches: list[list[str]], passages: bool, parallel: bool) -> Iterator[np.ndarray]:
         """``_forward`` of each batch, in order; ``parallel``: the batches are token-budget ones (builds), which a
