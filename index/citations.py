@@ -33,6 +33,10 @@ _DASH = r"[-‐‑‒–—―ー−]"
 _QA = re.compile(rf"(?<![\d./\-])(\d{{1,2}})\s*(?:{_DASH}|の)\s*(\d{{1,2}})(?![\d./]|\s*{_DASH}\s*\d)")
 # 「Q&A 3.2」: a dot only where the Q&A is named (「1.5倍」 is a number)
 _QA_DOT = re.compile(r"(?<![\d./\-])(\d{1,2})\.(\d{1,2})(?![\d.]|\s*[倍%万円億件年月日時割人歳])")
+# 「Q&A 三の二」: kanji numbers only where the Q&A is named (a statute's 「別表第一の二」 or 「第三条の二」 is not an item)
+_KANJI_NUM = "[一二三四五六七八九十]"
+_QA_KANJI = re.compile(rf"(?<![\d第]|{_KANJI_NUM})({_KANJI_NUM}{{1,3}})\s*(?:{_DASH}|の)\s*({_KANJI_NUM}{{1,3}})"
+                       rf"(?!{_KANJI_NUM}|\s*[条項号版つ個件人])")
 # 「4(2)エ」, also 「第4の(2)のエ」, 「4-(2)-エ」, 「4(1)の ケ」: the levels may be joined by の or a dash
 # 「4-2-エ」 and 「第4の2のエ」 too (a dash or の between all three levels; 「4-2」 alone is a Q&A number); a number in
 # brackets is never the first level (「四(1)ア」 before the kanji was read was 「(1)」, section 1)
@@ -77,6 +81,13 @@ _KANJI_LEVEL = re.compile(r"(?<=第)[一二三四五六七八九十]+|(?<=\()[�
                           r"|(?<=要綱)\s*の?\s*([一二三四五六七八九十]+)(?=$|\s|について|って|[はをにでの?。、,])")
 
 
+def _kanji_number(text: str) -> int | None:
+    try:
+        return kanji_to_int(text)
+    except ValueError:  # 「十十」: not a number
+        return None
+
+
 def _folded(text: str) -> tuple[str, list[int] | None]:
     """fold_query(text), and for each of its characters the offset in ``text`` of the character it came from (None
     when NFKC changed the length, which it does for rare characters such as ㍻)."""
@@ -87,10 +98,10 @@ def _folded(text: str) -> tuple[str, list[int] | None]:
     pos = 0
     for m in _KANJI_LEVEL.finditer(t):
         start, end = m.span(m.lastindex or 0)
-        try:
-            number = str(kanji_to_int(t[start:end]))
-        except ValueError:  # 「十十」: not a number
+        value = _kanji_number(t[start:end])
+        if value is None:
             continue
+        number = str(value)
         out.append(t[pos:start] + number)
         # the number's first digit from the kanji's first character, its last from their last
         kept += list(range(pos, start)) + [start] * (len(number) - 1) + [end - 1]
@@ -187,6 +198,9 @@ class CitationResolver:
         if "qa" in kinds:
             for pattern in (_QA, _QA_DOT) if named else (_QA,):
                 out += [(f"{int(m.group(1))}-{int(m.group(2))}", m.start(), m.end()) for m in pattern.finditer(q)]
+            if named:
+                out += [(f"{number}-{item}", m.start(), m.end()) for m in _QA_KANJI.finditer(q)
+                        if (number := _kanji_number(m.group(1))) and (item := _kanji_number(m.group(2)))]
         if "youkou" in kinds:
             for m in _YOUKOU.finditer(q):
                 major, minor, kana = m.group(1), m.group(2) or m.group(3), m.group(4)

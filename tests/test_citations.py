@@ -39,6 +39,8 @@ FORMS = [
     ("要綱第四の二のエ", "jisshi-youkou", "4(2)エ", 1),
     ("要綱4の2の(エ)", "jisshi-youkou", "4(2)エ", 1),
     ("Q＆A 3.2", "hojokin-qa", "3-2", 2),             # a dot where the Q&A is named (this gave the 前文)
+    ("Q&A 三の二", "hojokin-qa", "3-2", 2),            # kanji numbers where the Q&A is named (no citation before)
+    ("Ｑ＆Ａの二－十一について", "hojokin-qa", "2-11", 2),
 ]
 
 
@@ -61,6 +63,8 @@ LAW_FORMS = [
     ("番号法別表第一の四十の項", "425AC0000000027", "別表40の項"),
     ("番号法別表40", "425AC0000000027", "別表40の項"),               # a row without 項 (this gave no citation)
     ("マイナンバー法 別表第一の四十", "425AC0000000027", "別表40の項"),
+    ("難病の法律の5条", "426AC0000000050", "第5条"),                 # a lay name (no citation before)
+    ("学校保健法第24条", "333AC0000000056", "第24条"),               # the law's name before 2009
 ]
 
 
@@ -100,6 +104,8 @@ def test_every_citation_form_resolves(resolver: CitationResolver, query: str, do
     "要綱の一部について",              # a kanji numeral in a word, not section 1
     "Q&Aでは補助が1.5倍になる",       # a decimal, though the Q&A is named
     "番号法別表の2つの項目",           # a count after 別表, not row 2 (the whole table is not asked for either)
+    "三の二について",                  # kanji numbers without the Q&A named
+    "Q&Aの三の二つの質問",             # a count of questions, though the Q&A is named
 ])
 def test_things_that_are_not_citations(resolver: CitationResolver, query: str) -> None:
     assert resolver.find(query) == []
