@@ -520,8 +520,8 @@ def render(out: dict[str, Any]) -> str:
                  f"{s['torch']['distinct_queries_sent']} |")
     e = out["embedding"]
     lines += ["", f"In-process embedding ({e['passages']} passages, {e['mean_chars']} characters on average, chunks of "
-              f"{e.get('chunk', 32)} in turn: torch in batches of 32 as builds ran it before, the others in batches of "
-              f"about {PASSAGE_TOKENS} tokens as builds run them now; {e['queries']} single queries in turn):", "",
+              f"{e.get('chunk', 32)} in turn: torch in batches of 32 as builds ran it before, the others as builds "
+              f"run them now (bf16 in batches of about {PASSAGE_TOKENS} tokens, ONNX one passage a batch); {e['queries']} single queries in turn):", "",
               "| backend | passages/s | × torch | query p50 / p95 ms | query cache hits | cosine to torch: query "
               "min / mean, passage min / mean |", "|---|---|---|---|---|---|"]
     for be in ("torch",) + FAST_PASSAGES:
