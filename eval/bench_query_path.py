@@ -140,7 +140,7 @@ def embedding_phase(data_dir: Path, n_passages: int, n_queries: int, queries: li
         e.encode_passages(sample[:4])
         e.encode_query("ウォームアップ")
     # passages: chunks in turn. torch as builds ran it before (fixed batches of 32); the others as builds run them
-    # now (batches of about PASSAGE_TOKENS tokens).
+    # now (bf16 in batches of about PASSAGE_TOKENS tokens, ONNX one passage a batch).
     secs = {b: 0.0 for b in embs}
     vecs: dict[str, list[np.ndarray]] = {b: [] for b in embs}
     for start in range(0, len(sample), PASSAGE_CHUNK):
@@ -521,7 +521,8 @@ def render(out: dict[str, Any]) -> str:
     e = out["embedding"]
     lines += ["", f"In-process embedding ({e['passages']} passages, {e['mean_chars']} characters on average, chunks of "
               f"{e.get('chunk', 32)} in turn: torch in batches of 32 as builds ran it before, the others as builds "
-              f"run them now (bf16 in batches of about {PASSAGE_TOKENS} tokens, ONNX one passage a batch); {e['queries']} single queries in turn):", "",
+              f"run them now (bf16 in batches of about {PASSAGE_TOKENS} tokens, ONNX one passage a batch); "
+              f"{e['queries']} single queries in turn):", "",
               "| backend | passages/s | × torch | query p50 / p95 ms | query cache hits | cosine to torch: query "
               "min / mean, passage min / mean |", "|---|---|---|---|---|---|"]
     for be in ("torch",) + FAST_PASSAGES:

@@ -33,7 +33,7 @@ _DASH = r"[-‐‑‒–—―ー−]"
 _QA = re.compile(rf"(?<![\d./\-])(\d{{1,2}})\s*(?:{_DASH}|の)\s*(\d{{1,2}})(?![\d./]|\s*{_DASH}\s*\d)")
 # 「Q&A 3.2」: a dot only where the Q&A is named (「1.5倍」 is a number)
 _QA_DOT = re.compile(r"(?<![\d./\-])(\d{1,2})\.(\d{1,2})(?![\d.]|\s*[倍%万円億件年月日時割人歳])")
-# 「Q&A 三の二」: kanji numbers only where the Q&A is named (a statute's 「別表第一の二」 or 「第三条の二」 is not an item)
+# 「Q&A 三の二」: kanji numbers only where the Q&A is named (a statute's 「別表第一の二」, 「第三条の二」: not items)
 _KANJI_NUM = "[一二三四五六七八九十]"
 _QA_KANJI = re.compile(rf"(?<![\d第]|{_KANJI_NUM})({_KANJI_NUM}{{1,3}})\s*(?:{_DASH}|の)\s*({_KANJI_NUM}{{1,3}})"
                        rf"(?!{_KANJI_NUM}|\s*[条項号版つ個件人])")

@@ -37,8 +37,8 @@ class EncoderConfig:
 
     ``model``: None (the bundled e5-small) or a local sentence-transformers folder. ``cache_dir``: where converted
     and exported models live (None: ~/.cache/regkb/models). ``backend``: "auto" picks int8 ONNX where the CPU has
-    VNNI or AVX2 (model.choose_backend), fp32 ONNX elsewhere; "torch" is the sentence-transformers path. ``threads``: intra-op threads (None: the
-    CPUs this process may use)."""
+    VNNI or AVX2 (model.choose_backend), fp32 ONNX elsewhere; "torch" is the sentence-transformers path.
+    ``threads``: intra-op threads (None: the CPUs this process may use)."""
 
     model: str | None = None
     cache_dir: Path | None = None
@@ -134,7 +134,7 @@ class Embedder:
         self._query_cache = QueryCache()  # per instance, so it dies with the model
         self._batcher_lock = threading.Lock()
         self._batcher: Any = None
-        self._pool: tuple[int, ThreadPoolExecutor] | None = None  # build batches' threads: (the pid that made them, pool)
+        self._pool: tuple[int, ThreadPoolExecutor] | None = None  # build batches' threads: (their pid, the pool)
 
     # -- subclass hook -------------------------------------------------------------------------------------------
 

@@ -135,7 +135,7 @@ class OnnxEmbedder(Embedder):
         if not parallel or self._threads < 2 or len(batches) < 2:
             yield from super()._forward_batches(batches, passages, parallel)
             return
-        with self._full_lock:
+        with self._full_lock:  # the lazy loads' lock: two builds in one process open one batch session
             if self._batch_session is None:
                 self._batch_session = open_session(self._model_file, 1)
         session = self._batch_session
