@@ -393,7 +393,10 @@ def test_int8_without_vnni_only_with_7_bit_weights(monkeypatch: pytest.MonkeyPat
     assert cpu.int8_weight_bits() == 8
 
 
-def test_an_8_bit_export_is_redone_where_the_cpu_needs_7(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_8_bit_export_is_redone_by_a_build_where_the_cpu_needs_7(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build exports again where 8-bit weights would saturate; a server takes the record as it is (and runs float32,
+    test above) rather than export inside the serving process."""
     from index.embedding import cpu
     from index.embedding.onnx_export import EXPORT_FILE, EXPORT_FORMAT_VERSION, FILES, read_export, source_fingerprint
 
@@ -408,14 +411,15 @@ def test_an_8_bit_export_is_redone_where_the_cpu_needs_7(tmp_path: Path, monkeyp
     (folder / EXPORT_FILE).write_text(json.dumps(record), "utf-8")
     monkeypatch.setattr(cpu, "cpu_has_avx2", lambda: True)
     monkeypatch.setattr(cpu, "cpu_has_vnni", lambda: True)
-    assert read_export(folder, model_path) == record
+    assert read_export(folder, model_path, for_build=True) == record
     monkeypatch.setattr(cpu, "cpu_has_vnni", lambda: False)  # AVX2 alone: 8-bit weights would saturate
-    assert read_export(folder, model_path) is None
+    assert read_export(folder, model_path, for_build=True) is None
+    assert read_export(folder, model_path) == record
     record["int8_weight_bits"] = 7
     (folder / EXPORT_FILE).write_text(json.dumps(record), "utf-8")
-    assert read_export(folder, model_path) == record
+    assert read_export(folder, model_path, for_build=True) == record
     monkeypatch.setattr(cpu, "cpu_has_vnni", lambda: True)  # VNNI runs 7-bit weights as well
-    assert read_export(folder, model_path) == record
+    assert read_export(folder, model_path, for_build=True) == record
 
 
 def test_int8_export_keeps_the_weight_bits_it_records(onnx_embedders: dict[str, Embedder], cache_root: Path,

@@ -118,7 +118,7 @@ def load_embedder(config: EncoderConfig | None = None, side: str = "query") -> E
             try:
                 from .onnx_export import ensure_onnx_export
 
-                folder, info = ensure_onnx_export(path, config.cache_dir)
+                folder, info = ensure_onnx_export(path, config.cache_dir, for_build=side == "passage")
                 backend = choose_backend(backend, info, side)
             except EmbeddingModelError as exc:
                 if config.backend != "auto":

@@ -75,8 +75,11 @@ def source_fingerprint(model_path: Path) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def read_export(folder: Path, model_path: Path) -> dict[str, Any] | None:
-    """The export record of ``folder`` if it is complete and made from the current ``model_path``, else None."""
+def read_export(folder: Path, model_path: Path, for_build: bool = False) -> dict[str, Any] | None:
+    """The export record of ``folder`` if it is complete and made from the current ``model_path``, else None.
+    ``for_build``: also None for 8-bit int8 weights on a CPU that needs 7 (cpu.py), so that a build exports again; a
+    server takes the record as it is (its int8 file is then not chosen: model.choose_backend) and never exports
+    because of it."""
     try:
         info = json.loads((folder / EXPORT_FILE).read_text("utf-8"))
     except (OSError, ValueError):
@@ -85,20 +88,22 @@ def read_export(folder: Path, model_path: Path) -> dict[str, Any] | None:
         return None
     if not all((folder / f).is_file() for f in FILES.values()):
         return None
-    if info.get("int8_weight_bits", 8) > int8_weight_bits():  # 8-bit weights would saturate on this CPU: redo
+    if for_build and info.get("int8_weight_bits", 8) > int8_weight_bits():
         return None
     return info
 
 
-def ensure_onnx_export(model_path: Path, cache_dir: Path | None = None) -> tuple[Path, dict[str, Any]]:
-    """The export folder of ``model_path`` and its record, exporting first (once, under a lock) if needed."""
+def ensure_onnx_export(model_path: Path, cache_dir: Path | None = None,
+                       for_build: bool = False) -> tuple[Path, dict[str, Any]]:
+    """The export folder of ``model_path`` and its record, exporting first (once, under a lock) if needed
+    (``for_build``: see read_export)."""
     model_path = Path(model_path).resolve()
     dest = onnx_dir(model_path, cache_dir)
-    info = read_export(dest, model_path)
+    info = read_export(dest, model_path, for_build)
     if info is not None:
         return dest, info
     with locked(dest):
-        info = read_export(dest, model_path)
+        info = read_export(dest, model_path, for_build)
         if info is None:
             remove_stale_tmp(dest)
             log.info("exporting %s to ONNX once into %s", model_path, dest)
