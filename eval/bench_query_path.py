@@ -79,7 +79,7 @@ def _auto_passage_backend() -> str:
     from index.embedding.model import choose_backend, resolve_model_spec
     from index.embedding.onnx_export import ensure_onnx_export
 
-    _, info = ensure_onnx_export(resolve_model_spec(None)[1])
+    _, info = ensure_onnx_export(resolve_model_spec(None)[1], for_build=True)
     return choose_backend("auto", info, "passage")
 
 
