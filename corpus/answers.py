@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -356,8 +357,22 @@ class AnswerStore:
         finally:
             conn.close()
 
+    def _to_wal(self, conn: sqlite3.Connection) -> str:
+        """Switch to WAL (persistent; outside any transaction). The switch takes an exclusive lock for which SQLite
+        does not call the busy handler: a connection opening a new database while another creates it got "locked" at
+        once (3–10 in 150 trials of six threads), so it is retried here until the busy timeout."""
+        deadline, delay = time.monotonic() + self.busy_timeout_s, 0.005
+        while True:
+            try:
+                return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(2 * delay, 0.1)
+
     def _migrate(self, conn: sqlite3.Connection) -> None:
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]  # persistent; outside any transaction
+        mode = self._to_wal(conn)
         if mode != "wal":
             log.warning("%s: journal mode %s, not wal", self.path, mode)
         conn.execute("BEGIN IMMEDIATE")  # two processes creating the database at once: one migrates, one waits
