@@ -122,6 +122,7 @@ class Embedder:
     """A loaded model with the right prefix for each side. Subclasses implement ``_forward``."""
 
     backend = "base"
+    _threads = 1  # intra-op threads; a backend with more runs a build's batches that many at a time
 
     def __init__(self, path: Path, name: str, dim: int, max_seq_length: int | None, query_prompt: str,
                  passage_prompt: str) -> None:
@@ -201,16 +202,24 @@ class Embedder:
         return l2_normalise(out)
 
     def _parallel_batches(self) -> int:
-        """How many token-budget batches a backend runs at once (``_forward_batches``): 1, one after the other."""
-        return 1
+        """How many token-budget batches a backend runs at once (``_forward_batches``): its intra-op threads, each
+        batch on one of them; 1, one after the other, for a backend that does not set ``_threads``."""
+        return self._threads
 
     def _passage_tokens(self) -> int:
         """The token budget of a build's batches: PASSAGE_TOKENS in flight, whatever the batches at once."""
         return max(1, PASSAGE_TOKENS // self._parallel_batches())
 
     def _forward_batches(self, batches: list[list[str]], passages: bool, parallel: bool) -> Iterator[np.ndarray]:
-        """``_forward`` of each batch, in order; ``parallel``: the batches are token-budget ones (builds), which a
-        backend may run ``_parallel_batches()`` at a time."""
+        """``_forward`` of each batch, yielded in order; ``parallel``: the batches are token-budget ones (builds),
+        run ``_parallel_batches()`` at a time by ``_forward_threaded`` when there are several."""
+        workers = self._parallel_batches()
+        if not parallel or workers < 2 or len(batches) < 2:
+            return (self._forward(texts, passages) for texts in batches)
+        return self._forward_threaded(batches, passages, workers)
+
+    def _forward_threaded(self, batches: list[list[str]], passages: bool, workers: int) -> Iterator[np.ndarray]:
+        """Subclass hook: ``batches`` on ``workers`` threads (``_threaded``), in order. Default: one after the other."""
         return (self._forward(texts, passages) for texts in batches)
 
     def _threaded(self, batches: list[list[str]], forward: Callable[[list[str]], np.ndarray], workers: int,

@@ -117,9 +117,6 @@ class OnnxEmbedder(Embedder):
             ids, mask = self._lean.encode_batch(texts)
         return (session or self._session).run(None, {"input_ids": ids, "attention_mask": mask})[0]
 
-    def _parallel_batches(self) -> int:
-        return self._threads
-
     def _passage_tokens(self) -> int:
         """One passage a batch. In turns on 256 passages of the default corpus (2 cores, AVX2): int8 17.1 → 22.5 and
         fp32 11.6 → 16.3 passages/s against batches of 2,048 tokens (512- and 1,024-token batches: as one text),
@@ -127,16 +124,13 @@ class OnnxEmbedder(Embedder):
         activations by the whole batch, so adding a document moved other clauses' vectors (cosine 0.996–0.999)."""
         return 1
 
-    def _forward_batches(self, batches: list[list[str]], passages: bool, parallel: bool) -> Iterator[np.ndarray]:
+    def _forward_threaded(self, batches: list[list[str]], passages: bool, workers: int) -> Iterator[np.ndarray]:
         """A build's batches on as many threads as the session has intra-op threads, all running one session of one
         intra-op thread (onnxruntime runs it on the calling thread, without the GIL): no partner thread to wait for
         at every operator. int8 on 384 passages of the default corpus, in turns: 13.8 → 15.8 passages/s (2 cores,
         AVX2, batches of 2,048 tokens)."""
-        if not parallel or self._threads < 2 or len(batches) < 2:
-            yield from super()._forward_batches(batches, passages, parallel)
-            return
         with self._full_lock:  # the lazy loads' lock: two builds in one process open one batch session
             if self._batch_session is None:
                 self._batch_session = open_session(self._model_file, 1)
         session = self._batch_session
-        yield from self._threaded(batches, lambda texts: self._forward(texts, passages, session), self._threads)
+        return self._threaded(batches, lambda texts: self._forward(texts, passages, session), workers)
