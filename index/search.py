@@ -39,6 +39,7 @@ from index.embedding.model import model_key
 from index.features import Candidates, Retrieved, candidates, confidence_vector
 from index.rowfacts import RowFacts, parent_flags
 from index.fusion import convex_fusion, rrf_fusion
+from index.homophones import HomophoneFixer
 from index.kana_lexicon import KanaLexicon
 from index.keyword import KeywordBackend
 from index.reading import ReadingTokenizer
@@ -191,6 +192,7 @@ class Searcher:
         self.reading = KeywordBackend.load(build_dir, field="bm25_reading")
         self.reader = ReadingTokenizer()
         self.kana = KanaLexicon.load(build_dir)
+        self.homophones = HomophoneFixer.load(build_dir, self.kana)
         self.vocabulary: Vocabulary = vocabulary or default_vocabulary()
         self.ranker = ranker or RankerModel.load()
         self.calibration = calibration or ConfidenceModel.load()
@@ -387,6 +389,9 @@ class Searcher:
         the third item is the query's surface terms, for highlighting."""
         allowed = self._default_mask if allowed is None else allowed
         expansions = self.vocabulary.expansions(query) + self.kana.convert(query)
+        if self.homophones.suspects(query):  # MeCab reads the suspect kanji: on the tokenizer's thread
+            fixes = _worker("tokenize").submit(self.homophones.corrections, query, self.tokenizer).result()
+            expansions += [w for w in fixes if w not in expansions]
         dense_query = f"{query}（{'、'.join(expansions)}）" if expansions else query
         vector = self._start_encoding(dense_query) if self.dense is not None else None
         extra = " ".join(expansions)
