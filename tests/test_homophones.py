@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from index import homophones
 from index.homophones import FILE, HomophoneFixer, kanji_bigrams
 from index.kana_lexicon import KanaLexicon
 from index.tokenizer import Tokenizer
@@ -25,6 +26,22 @@ def test_kanji_bigrams_are_the_corpus_pairs_of_adjacent_kanji() -> None:
     pairs = kanji_bigrams(["育成医療と国庫", "育成"])
     expected = sorted({(ord(a) << 16) | ord(b) for a, b in ("育成", "成医", "医療", "国庫")})
     assert pairs.tolist() == expected
+
+
+@pytest.mark.parametrize("chunk", [7, 4096])
+def test_kanji_bigrams_vectorised_equal_the_pairs_of_every_kanji_run(monkeypatch: pytest.MonkeyPatch,
+                                                                     chunk: int) -> None:
+    import random
+    import re
+
+    rng = random.Random(5)
+    alphabet = "育成医療国庫補助額々一龥丁あいうアイウABC、。〇\U00020000 　"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(300)]
+    want = {(ord(r[i]) << 16) | ord(r[i + 1]) for t in texts for r in re.findall(r"[一-龥々]{2,}", t)
+            for i in range(len(r) - 1)}
+    monkeypatch.setattr(homophones, "CHUNK", chunk)  # deduplicated along the way, or once at the end
+    assert kanji_bigrams(texts).tolist() == sorted(want)
+    assert kanji_bigrams([]).tolist() == []
 
 
 @pytest.mark.parametrize(("query", "fixes"), [
