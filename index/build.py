@@ -34,8 +34,7 @@ from index.layout import build_lock, new_build_dir, publish
 from index.notes import change_notes_for
 from index.shards import merge_shards
 from index.answer_line import lead_sentence
-from index.homophones import FILE as HOMOPHONES_FILE
-from index.homophones import kanji_bigrams
+from index.homophones import HomophoneFixer, kanji_bigrams
 from index.kana_lexicon import KanaLexicon
 from index.reading import ReadingTokenizer
 from index.rowfacts import RowFacts
@@ -115,8 +114,9 @@ def build_index(data_dir: Path, config: BuildConfig = BuildConfig(), progress: P
         KeywordBackend.build(heading_lists).save(tmp, "bm25_heading")
         KeywordBackend.build(lead_lists).save(tmp, "bm25_lead")
         KeywordBackend.build(reading_lists).save(tmp, "bm25_reading")
-        KanaLexicon.collect(f"{c.heading}\n{c.text}" for c in rows).save(tmp)
-        np.save(tmp / HOMOPHONES_FILE, kanji_bigrams(f"{c.heading}\n{c.text}" for c in rows), allow_pickle=False)
+        lexicon = KanaLexicon.collect(f"{c.heading}\n{c.text}" for c in rows)
+        lexicon.save(tmp)
+        HomophoneFixer(kanji_bigrams(f"{c.heading}\n{c.text}" for c in rows), lexicon).save(tmp)
         timings["fields_s"] = time.perf_counter() - t0
         # What the learned fusion's features read of each row, learnt here once rather than by the first queries.
         t0 = time.perf_counter()

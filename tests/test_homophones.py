@@ -101,3 +101,20 @@ def test_search_finds_the_clause_a_mistyped_programme_names(searcher) -> None:  
         searcher.homophones = original
     assert with_fix is not None and with_fix <= 3
     assert without is None or without > with_fix
+
+
+def test_a_query_of_unknown_kanji_reads_at_most_max_suspects_pairs(fixer: HomophoneFixer,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    real = HomophoneFixer._correct
+
+    def counting(self, run, i, bounds, tagger):  # type: ignore[no-untyped-def]
+        calls.append(i)
+        return real(self, run, i, bounds, tagger)
+
+    monkeypatch.setattr(HomophoneFixer, "_correct", counting)
+    query = "、".join(["鬱鬱鬱鬱鬱鬱鬱鬱鬱鬱"] * 20)  # 20 runs of 9 unseen pairs each
+    fixer.corrections(query, Tokenizer())
+    assert len(calls) == homophones.MAX_SUSPECTS
+    calls.clear()
+    assert fixer.corrections("育生医療", Tokenizer()) == ["育成"] and len(calls) >= 1
