@@ -77,6 +77,9 @@ class SearchResponse(BaseModel):
     unresolved_citations: list[str] = Field(default_factory=list, description="citations typed in the query that "
                                             "the corpus does not have (「Q&A 9-9」, 「…法施行令第8条」), as typed; "
                                             "the verdict is then out_of_scope")
+    added_terms: list[str] = Field(default_factory=list, description="words the search added to the query: the "
+                                   "official term for a staff word (オン資 → オンライン資格確認), the corpus's words "
+                                   "for hiragana, the word a kanji typo stands for (育生 → 育成)")
     mode: str
     method: str = Field(description="learned | rrf | convex | bm25 | dense")
     fusion: dict[str, Any]

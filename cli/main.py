@@ -276,6 +276,8 @@ def search(
         typer.echo(f"（基準日 {when}：「{d.title}」は検索に含めていません — {reason}）")
     for c in result.unresolved_citations:
         typer.echo(f"（「{c}」は収録した文書にありません。番号・法令名をご確認ください）")
+    if result.added_terms:
+        typer.echo("（" + "".join(f"「{w}」" for w in result.added_terms) + "を補って検索しました）")
     if not result.confident:
         typer.echo("（確信度低）この質問に直接答える条項は見つかりませんでした。参考までに近い条項を示します。\n")
     for i, h in enumerate(result.hits, start=1):

@@ -46,6 +46,9 @@ class Retrieved:
     heading: list[tuple[int, float]]
     reading: list[tuple[int, float]]
     dense: list[tuple[int, float]]
+    # Words the search added to the query (staff words' official terms, hiragana's corpus words, a kanji typo's
+    # corpus word), in order: shown to the user, so a result that came through them can be understood.
+    added: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

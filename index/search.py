@@ -151,6 +151,8 @@ class SearchResult:
     took_ms: float
     # Citations typed in the query that the corpus does not have (CitationResolver.unresolved), as typed.
     unresolved_citations: list[str] = field(default_factory=list)
+    # Words the learned hybrid added to the query (Retrieved.added): 「オン資」 → オンライン資格確認, 「育生」 → 育成.
+    added_terms: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {**{k: v for k, v in asdict(self).items() if k != "hits"}, "hits": [h.to_json() for h in self.hits]}
@@ -408,7 +410,7 @@ class Searcher:
         heading = self.heading.rank(tokens, allowed, CANDIDATES // 2)
         reading = self.reading.rank(reading_tokens, allowed, CANDIDATES // 2)
         dense = self.dense.rank(vector.result(), allowed, CANDIDATES) if vector is not None else []  # type: ignore[union-attr]
-        r = Retrieved(tokens, reading_tokens, bm25, heading, reading, dense)
+        r = Retrieved(tokens, reading_tokens, bm25, heading, reading, dense, tuple(dict.fromkeys(expansions)))
         named = frozenset(c.law_id for c in find_law_citations(query, self.citations.law_names))
         facts, keyword, heading_kb, lead = self._facts, self.keyword, self.heading, self.lead
         # On the tokenizer's thread: the predicate feature runs MeCab (one tagger per thread), and RowFacts' caches
@@ -437,7 +439,7 @@ class Searcher:
             probability=round(probability, 4), verdict=verdict,  # type: ignore[arg-type]
             fusion={"method": "learned", "model": self.ranker.info.get("name", "ranker")},
             filters=_filters_json(filters), took_ms=round((time.perf_counter() - started) * 1000, 2),
-            unresolved_citations=unresolved,
+            unresolved_citations=unresolved, added_terms=list(r.added),
         )
 
     @property

@@ -416,3 +416,14 @@ def test_edition_diff_json_and_page(client) -> None:  # type: ignore[no-untyped-
     assert client.get("/shinkyu.css").headers["content-type"].startswith("text/css")
     assert client.get("/documents/hojokin-qa/diff", params={"from": 1, "to": 9}).status_code == 404
     assert client.get("/documents/nope/diff", params={"from": 1, "to": 2}).status_code == 404
+
+
+def test_the_words_the_search_added_are_shown(client: TestClient) -> None:
+    body = client.get("/search", params={"q": "育生医療は対象になりますか"}).json()
+    assert "育成" in body["added_terms"]  # the kanji typo's corpus word (index/homophones.py)
+    assert "オンライン資格確認" in client.get("/search", params={"q": "オン資の補助金"}).json()["added_terms"]
+    assert client.get("/search", params={"q": "国庫補助額の計算方法"}).json()["added_terms"] == []
+    page = client.get("/", params={"q": "育生医療は対象になりますか"})
+    added = re.search(r'<p class="message added">(.*?)を補って検索しました。</p>', page.text)
+    assert added is not None and "「育成」" in added.group(1)
+    assert_safe_html(page)

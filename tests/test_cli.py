@@ -204,6 +204,11 @@ def test_search_says_when_a_cited_clause_does_not_exist(built_data_dir: Path) ->
     assert "（確信度低）" in r.stdout
 
 
+def test_search_says_which_words_it_added(built_data_dir: Path) -> None:
+    r = bare_regkb("search", "育生医療は対象になりますか", "--k", "1", "--data-dir", str(built_data_dir))
+    assert r.returncode == 0 and "（「育成」を補って検索しました）" in r.stdout, r.stderr
+
+
 def test_build_prints_no_library_debug_lines(tmp_path: Path) -> None:
     """bm25s sets its own logger to DEBUG at import: `regkb build` (even with -v) shows none of it.
 

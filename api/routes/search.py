@@ -52,7 +52,7 @@ def to_response(result: SearchResult, graph: ClauseGraph) -> SearchResponse:
         query=result.query, answer=hits[0].answer if result.confident and hits else None,
         confident=result.confident, confidence=result.confidence, mode=result.mode,
         probability=result.probability, verdict=result.verdict, as_of_excluded=as_of_excluded(result, graph),
-        unresolved_citations=result.unresolved_citations, method=str(result.fusion.get("method", result.mode)),
+        unresolved_citations=result.unresolved_citations, added_terms=result.added_terms, method=str(result.fusion.get("method", result.mode)),
         fusion=result.fusion, filters=result.filters, took_ms=result.took_ms, hits=hits,
     )
 
@@ -80,7 +80,7 @@ def response_body(result: SearchResult, graph: ClauseGraph) -> dict[str, Any]:
         "confident": result.confident, "confidence": result.confidence, "probability": result.probability,
         "verdict": result.verdict,
         "as_of_excluded": [a.model_dump() for a in as_of_excluded(result, graph)],
-        "unresolved_citations": list(result.unresolved_citations),
+        "unresolved_citations": list(result.unresolved_citations), "added_terms": list(result.added_terms),
         "mode": result.mode, "method": str(result.fusion.get("method", result.mode)), "fusion": result.fusion,
         "filters": result.filters, "took_ms": result.took_ms, "hits": hits}
 
