@@ -52,8 +52,9 @@ def to_response(result: SearchResult, graph: ClauseGraph) -> SearchResponse:
         query=result.query, answer=hits[0].answer if result.confident and hits else None,
         confident=result.confident, confidence=result.confidence, mode=result.mode,
         probability=result.probability, verdict=result.verdict, as_of_excluded=as_of_excluded(result, graph),
-        unresolved_citations=result.unresolved_citations, added_terms=result.added_terms, method=str(result.fusion.get("method", result.mode)),
-        fusion=result.fusion, filters=result.filters, took_ms=result.took_ms, hits=hits,
+        unresolved_citations=result.unresolved_citations, added_terms=result.added_terms,
+        method=str(result.fusion.get("method", result.mode)), fusion=result.fusion, filters=result.filters,
+        took_ms=result.took_ms, hits=hits,
     )
 
 
