@@ -108,9 +108,9 @@ def test_a_query_of_unknown_kanji_reads_at_most_max_suspects_pairs(fixer: Homoph
     calls = []
     real = HomophoneFixer._correct
 
-    def counting(self, run, i, bounds, tagger):  # type: ignore[no-untyped-def]
+    def counting(self, run, i, *rest):  # type: ignore[no-untyped-def]
         calls.append(i)
-        return real(self, run, i, bounds, tagger)
+        return real(self, run, i, *rest)
 
     monkeypatch.setattr(HomophoneFixer, "_correct", counting)
     query = "、".join(["鬱鬱鬱鬱鬱鬱鬱鬱鬱鬱"] * 20)  # 20 runs of 9 unseen pairs each
