@@ -219,8 +219,8 @@ class Embedder:
         return self._forward_threaded(batches, passages, workers)
 
     def _forward_threaded(self, batches: list[list[str]], passages: bool, workers: int) -> Iterator[np.ndarray]:
-        """Subclass hook: ``batches`` on ``workers`` threads (``_threaded``), in order. Default: one after the other."""
-        return (self._forward(texts, passages) for texts in batches)
+        """``batches`` on ``workers`` threads, in order; a backend overrides it to set its threads up."""
+        return self._threaded(batches, lambda texts: self._forward(texts, passages), workers)
 
     def _threaded(self, batches: list[list[str]], forward: Callable[[list[str]], np.ndarray], workers: int,
                   initializer: Callable[[], None] | None = None) -> Iterator[np.ndarray]:
