@@ -40,12 +40,16 @@ def repair(text: str) -> str:
 
 _DASHES = re.compile("[\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uff0d]")
 _WAVES = re.compile("[\u301c\uff5e]")
+# A dash right after katakana, before kana, punctuation or the end, is the long-vowel mark typed or converted wrongly
+# (ベンタ―に, サ－ビス): ー. Before kanji, digits or Latin it stays a hyphen (レセコン‐改修, Q&A 2-5, PMH-ID).
+_KATAKANA_DASH = re.compile("(?<=[\u30a1-\u30fa])-(?![0-9A-Za-z\u3400-\u9fff])")
 
 
 def fold(text: str) -> str:
-    """The matching form: repaired, NFKC (ＰＭＨ -> PMH, ７ -> 7), lower case, dashes and waves unified."""
+    """The matching form: repaired, NFKC (ＰＭＨ -> PMH, ７ -> 7), lower case, dashes and waves unified, a dash after
+    katakana read as the long-vowel mark (ベンタ― -> ベンター)."""
     t = unicodedata.normalize("NFKC", repair(text))
-    t = _DASHES.sub("-", t)
+    t = _KATAKANA_DASH.sub("ー", _DASHES.sub("-", t))
     t = _WAVES.sub("~", t)
     return t.lower()
 

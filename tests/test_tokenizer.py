@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from corpus.textnorm import fold
 from index.tokenizer import Tokenizer, TokenizerConfig
 
 
@@ -16,6 +17,14 @@ def test_width_and_case_folding(tok: Tokenizer) -> None:
     assert tok("ＰＭＨシステム") == tok("PMHシステム") == tok("pmhシステム")
     assert "pmh" in tok("ＰＭＨ")
     assert tok("２−１１") == tok("2-11")
+
+
+def test_a_dash_after_katakana_is_the_long_vowel_mark(tok: Tokenizer) -> None:
+    """An input method's dash for ー (ベンタ―, サ－ビス) matches the corpus's spelling; a hyphen before kanji, digits or
+    Latin stays one (citations such as 2-5 keep theirs)."""
+    assert tok("コールセンタ―に電話") == tok("コールセンターに電話")
+    assert tok("サ－ビス") == tok("サービス")
+    assert fold("レセコン‐改修") == "レセコン-改修" and fold("Ｑ＆Ａ ２－５") == "q&a 2-5"
 
 
 def test_lemmas_join_inflections(tok: Tokenizer) -> None:
