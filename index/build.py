@@ -59,6 +59,11 @@ class BuildConfig:
 Progress = Callable[[str, int, int], None]
 
 
+def _full_text(c: Clause) -> str:
+    """A clause's heading and text as its readings, kana lexicon and kanji pairs all see it."""
+    return f"{c.heading}\n{c.text}"
+
+
 def build_index(data_dir: Path, config: BuildConfig = BuildConfig(), progress: Progress | None = None,
                 corpus: Corpus | None = None, corpus_hash: str | None = None, embedder: Any | None = None) -> Path:
     """Build from the store under ``data_dir`` (or the given corpus) and make it current. Returns the build dir.
@@ -108,15 +113,15 @@ def build_index(data_dir: Path, config: BuildConfig = BuildConfig(), progress: P
         for i, clause in enumerate(rows):
             heading_lists.append(tokenizer.tokenize(clause.heading) if clause.heading else [])
             lead_lists.append(tokenizer.tokenize(lead_sentence(clause)))
-            reading_lists.append(reader.tokenize(f"{clause.heading}\n{clause.text}"))
+            reading_lists.append(reader.tokenize(_full_text(clause)))
             if progress and i % 200 == 0:
                 progress("readings", i, len(rows))
         KeywordBackend.build(heading_lists).save(tmp, "bm25_heading")
         KeywordBackend.build(lead_lists).save(tmp, "bm25_lead")
         KeywordBackend.build(reading_lists).save(tmp, "bm25_reading")
-        lexicon = KanaLexicon.collect(f"{c.heading}\n{c.text}" for c in rows)
+        lexicon = KanaLexicon.collect(_full_text(c) for c in rows)
         lexicon.save(tmp)
-        HomophoneFixer(kanji_bigrams(f"{c.heading}\n{c.text}" for c in rows), lexicon).save(tmp)
+        HomophoneFixer(kanji_bigrams(_full_text(c) for c in rows), lexicon).save(tmp)
         timings["fields_s"] = time.perf_counter() - t0
         # What the learned fusion's features read of each row, learnt here once rather than by the first queries.
         t0 = time.perf_counter()
