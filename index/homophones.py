@@ -126,14 +126,9 @@ class HomophoneFixer:
 def _word_reading(word: str) -> str | None:
     """MeCab's katakana reading of a corpus word read alone (the tagger of the calling thread); None where a part
     has none. Cached: the lexicon's words are few and their readings never change."""
-    return _reading(word, Tokenizer().tagger)
-
-
-def _reading(text: str, tagger: Any) -> str | None:
-    """MeCab's katakana reading of ``text``; None where a word has none."""
     parts = []
-    for word in tagger(text):
-        kana = word.feature.kana
+    for w in Tokenizer().tagger(word):
+        kana = w.feature.kana
         if not kana or kana == "*":
             return None
         parts.append(kana)
