@@ -83,6 +83,33 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[np.ndarray, f
     return res.x[:dim], float(res.x[dim]), std
 
 
+def fit_adapter(queries: np.ndarray, passages: np.ndarray, targets: np.ndarray, l2: float, temperature: float,
+                steps: int, lr: float = 1e-3) -> np.ndarray:
+    """The query adapter's W (index/adapter.py: q' = normalise(q + q W)) for ``queries`` (n×d, unit vectors) against
+    every passage (m×d); ``targets`` (n×m, bool) marks each question's expected passages. Loss: the softmax over all
+    passages at ``temperature`` (InfoNCE, van den Oord et al. 2018; e5's own training objective) with the targets
+    sharing the mass, plus l2·‖W‖². Full-batch Adam from W = 0 (the identity), so the fit is deterministic."""
+    import torch  # training only: the search applies W with numpy
+
+    keep = targets.any(axis=1)
+    if not keep.any():
+        raise ValueError("no question has an expected passage")
+    q = torch.from_numpy(np.ascontiguousarray(queries[keep], dtype=np.float32))
+    p = torch.from_numpy(np.ascontiguousarray(passages, dtype=np.float32))
+    mask = torch.from_numpy(targets[keep])
+    w = torch.zeros(q.shape[1], q.shape[1], requires_grad=True)
+    opt = torch.optim.Adam([w], lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        moved = torch.nn.functional.normalize(q + q @ w, dim=1)
+        logits = moved @ p.T / temperature
+        nll = torch.logsumexp(logits, 1) - torch.logsumexp(logits.masked_fill(~mask, -1e9), 1)
+        loss = nll.mean() + l2 * (w * w).sum()
+        loss.backward()
+        opt.step()
+    return w.detach().numpy().astype(np.float32)
+
+
 def kfold(n: int, k: int, seed: int = 13) -> list[np.ndarray]:
     """Indices of ``k`` folds over ``n`` items, shuffled once with a fixed seed (reproducible)."""
     order = np.random.default_rng(seed).permutation(n)

@@ -6,7 +6,10 @@ Questions: our own sets in eval/questions/ (in-corpus users.jsonl, out-of-corpus
 holds statutes). Every figure printed is out-of-fold: each question is ranked and scored by models fitted without
 it, and the L2 strength is chosen inside the training folds (nested), so nothing is reported on the questions it was
 tuned on. ``--write`` then fits on all questions and writes index/data/ranker.json and confidence.json with the
-cross-validated figures in their ``info``. The dev questions (../shared/eval/dev.jsonl) are never used here: they
+cross-validated figures in their ``info``, and the query adapter (index/data/query_adapter.npy, index/adapter.py).
+The adapter's two ranker features are cross-fitted: inside each training fold, each question's adapted cosines come
+from an adapter fitted without it (as served, the adapter has not seen the question), and the held-out fold's from
+the adapter fitted on the whole training fold. The dev questions (../shared/eval/dev.jsonl) are never used here: they
 stay a separate check for ``regkb eval``.
 """
 
@@ -16,14 +19,15 @@ import argparse
 import json
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from eval.learn import brier, fit_listwise, fit_logistic, kfold, reliability
+from eval.learn import brier, fit_adapter, fit_listwise, fit_logistic, kfold, reliability
 from eval.question_set import Question, load_questions, matches
+from index.adapter import BUNDLED_ADAPTER, QueryAdapter, candidate_columns
 from index.calibration import BUNDLED_MODEL as CONFIDENCE_PATH
 from index.calibration import ConfidenceModel, sigmoid
 from index.features import CONFIDENCE_FEATURES, confidence_vector
@@ -36,6 +40,11 @@ log = logging.getLogger(__name__)
 QUESTIONS = Path(__file__).parent / "questions"
 L2_GRID = (0.001, 0.01, 0.1)
 K = 10
+# The adapter's fit (eval/learn.py fit_adapter), chosen in session 14 by 5-fold CV of the adapted cosine alone (dense
+# R@1 over all clauses, out-of-fold: 0.504 unadapted, 0.547–0.569 over l2 1e-4–1e-2, temperature 0.01–0.05, 100–500
+# steps), before any held-out set was run.
+ADAPTER_FIT = {"l2": 0.01, "temperature": 0.01, "steps": 200}
+ADAPTED = [FEATURES.index("adapted_gap"), FEATURES.index("adapted_rr")]
 
 
 @dataclass
@@ -50,6 +59,55 @@ class Sample:
     cands: Any
     cited: list[tuple[str, str]]  # (doc, section) of clauses the query cites, leading the results
     row_ids: list[tuple[str, str]]
+    vector: np.ndarray | None = None  # the query's e5 vector, before the adapter
+
+
+@dataclass(frozen=True)
+class Adapting:
+    """What fitting the query adapter needs: every passage of the index and each question's expected passages."""
+
+    searcher: Searcher
+    passages: np.ndarray
+    targets: dict[str, np.ndarray]  # question id -> bool over passages
+
+    @classmethod
+    def of(cls, searcher: Searcher, samples: list[Sample]) -> Adapting | None:
+        dense = searcher.dense
+        if dense is None or any(s.vector is None for s in samples):
+            return None
+        passages = dense.vectors(np.arange(dense.index.ntotal))
+        owner = np.asarray(dense.passage_rows)
+        targets = {}
+        for s in samples:
+            if not s.q.out_of_corpus:
+                rows = [r for r, c in enumerate(searcher.rows) if any(matches(e, c.doc_id, c.section) for e in s.q.expected)]
+                targets[s.q.id] = np.isin(owner, rows)
+        return cls(searcher, passages, targets)
+
+    def fit(self, train: list[Sample]) -> QueryAdapter:
+        used = [s for s in train if s.q.id in self.targets]
+        w = fit_adapter(np.stack([s.vector for s in used]), self.passages,  # type: ignore[misc]
+                        np.stack([self.targets[s.q.id] for s in used]), **ADAPTER_FIT)
+        return QueryAdapter(w, {"model": self.searcher.manifest["model"]["name"], "fit": ADAPTER_FIT,
+                                "fitted_questions": len(used)})
+
+    def apply(self, s: Sample, adapter: QueryAdapter) -> Sample:
+        """``s`` with its adapted-cosine features recomputed under ``adapter``."""
+        x = s.x.copy()
+        if len(s.rows):
+            cos = self.searcher.dense.row_cosines(adapter.apply(s.vector), np.asarray(s.rows))  # type: ignore[union-attr]
+            x[:, ADAPTED[0]], x[:, ADAPTED[1]] = candidate_columns(cos)
+        return replace(s, x=x)
+
+    def cross_fit(self, train: list[Sample], folds: int) -> list[Sample]:
+        """``train`` with each question's features from an adapter fitted without it."""
+        out: list[Sample | None] = [None] * len(train)
+        for idx in kfold(len(train), folds, seed=7):
+            held = {int(i) for i in idx}
+            adapter = self.fit([s for i, s in enumerate(train) if i not in held])
+            for i in held:
+                out[i] = self.apply(train[i], adapter)
+        return out  # type: ignore[return-value]
 
 
 def _style(path: Path) -> dict[str, str]:
@@ -70,7 +128,8 @@ def collect(searcher: Searcher, files: list[Path]) -> list[Sample]:
             ids = [(searcher.rows[row].doc_id, searcher.rows[row].section) for row in cands.rows]
             y = np.array([any(matches(e, d, s) for e in q.expected) for d, s in ids], dtype=bool)
             cited = [(c.clause.doc_id, c.clause.section) for c in searcher.citations.find(q.question)]
-            samples.append(Sample(q, path.stem, styles.get(q.id, "-"), cands.rows, cands.x, y, cands.query, cands, cited, ids))
+            samples.append(Sample(q, path.stem, styles.get(q.id, "-"), cands.rows, cands.x, y, cands.query, cands, cited,
+                                  ids, r.vector))
     return samples
 
 
@@ -141,8 +200,9 @@ def _threshold(p: np.ndarray, answerable: np.ndarray) -> float:
     return best_t
 
 
-def cross_validate(samples: list[Sample], folds: int) -> dict[str, Any]:
-    """Out-of-fold rankings, probabilities and flags for every question."""
+def cross_validate(samples: list[Sample], folds: int, adapting: Adapting | None = None) -> dict[str, Any]:
+    """Out-of-fold rankings, probabilities and flags for every question (and out-of-fold query adapters, when
+    ``adapting`` is given; without it the adapted features are taken as collected)."""
     outer = kfold(len(samples), folds)
     rankings: dict[str, list[tuple[str, str]]] = {}
     conf_z: dict[str, np.ndarray] = {}
@@ -151,11 +211,15 @@ def cross_validate(samples: list[Sample], folds: int) -> dict[str, Any]:
     for idx in outer:
         held = {int(i) for i in idx}
         train = [s for i, s in enumerate(samples) if i not in held]
+        adapter = None
+        if adapting is not None:
+            adapter = adapting.fit(train)
+            train = adapting.cross_fit(train, folds)
         l2 = _choose_l2(train, folds)
         chosen.append(l2)
         model = _fit_ranker(train, l2)
         for i in held:
-            s = samples[i]
+            s = samples[i] if adapter is None else adapting.apply(samples[i], adapter)  # type: ignore[union-attr]
             rankings[s.q.id] = _ranking(s, model.score(s.x))[0]
             conf_z[s.q.id], right[s.q.id] = _confidence_rows(s, model)
     # Confidence: a second cross-validation over the out-of-fold ranker features.
@@ -240,7 +304,13 @@ def print_report(rep: dict[str, Any], title: str) -> None:
             print(f"| {style} | {m['n']} | | | | {m['not confident']:.3f} |")
 
 
-def fit_all(samples: list[Sample], folds: int, info: dict[str, Any]) -> tuple[RankerModel, ConfidenceModel]:
+def fit_all(samples: list[Sample], folds: int, info: dict[str, Any],
+            adapting: Adapting | None = None) -> tuple[RankerModel, ConfidenceModel, QueryAdapter | None]:
+    adapter = None
+    if adapting is not None:
+        adapter = adapting.fit(samples)
+        adapter = QueryAdapter(adapter.matrix, {**adapter.info, **info})
+        samples = adapting.cross_fit(samples, folds)
     l2 = _choose_l2(samples, folds)
     model = _fit_ranker(samples, l2)
     model = RankerModel(model.features, model.weights, model.mean, model.scale,
@@ -255,7 +325,7 @@ def fit_all(samples: list[Sample], folds: int, info: dict[str, Any]) -> tuple[Ra
     cm = _fit_confidence(samples, conf_z, right)
     cm = ConfidenceModel(cm.features, cm.weights, cm.bias, cm.mean, cm.scale, cm.threshold, cm.low,
                          {"name": "logistic", **info})
-    return model, cm
+    return model, cm, adapter
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -275,7 +345,8 @@ def main(argv: list[str] | None = None) -> None:
     baseline = {s.q.id: _ranking(s, s.x[:, rrf_col])[0] for s in samples}
     b = _metrics(samples, baseline)
     print(f"baseline: weighted RRF (no training): R@1 {b['R@1']:.3f}  R@5 {b['R@5']:.3f}  MRR@10 {b['MRR@10']:.3f}")
-    cv = cross_validate(samples, args.folds)
+    adapting = Adapting.of(searcher, samples)
+    cv = cross_validate(samples, args.folds, adapting)
     rep = report(samples, cv)
     print_report(rep, f"learned fusion, {args.folds}-fold cross-validated, index {searcher.manifest['build_id']}")
     for m in rep["misses"]:
@@ -287,10 +358,12 @@ def main(argv: list[str] | None = None) -> None:
         info = {"cv": {"folds": args.folds, "overall": rep["overall"], "brier": round(rep["brier"], 4),
                        "per_style": rep["per_style"], "reliability": rep["reliability"]},
                 "questions": [f.name for f in files]}
-        ranker, conf = fit_all(samples, args.folds, info)
+        ranker, conf, adapter = fit_all(samples, args.folds, info, adapting)
         RANKER_PATH.write_text(json.dumps(ranker.to_json(), ensure_ascii=False, indent=1), "utf-8")
         CONFIDENCE_PATH.write_text(json.dumps(conf.to_json(), ensure_ascii=False, indent=1), "utf-8")
-        print(f"wrote {RANKER_PATH} and {CONFIDENCE_PATH}")
+        if adapter is not None:
+            adapter.save(BUNDLED_ADAPTER)
+        print(f"wrote {RANKER_PATH}, {CONFIDENCE_PATH}" + (f" and {BUNDLED_ADAPTER}" if adapter is not None else ""))
 
 
 if __name__ == "__main__":

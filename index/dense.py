@@ -67,6 +67,7 @@ class DenseBackend(Backend):
         self.n_rows = int(passage_rows.max()) + 1 if len(passage_rows) else 0
         self._selectors: OrderedDict[bytes, tuple[faiss.IDSelector, np.ndarray] | None] = OrderedDict()
         self._selectors_lock = threading.Lock()
+        self._row_passages: tuple[np.ndarray, np.ndarray] | None = None  # (passage ids by row, each row's start)
 
     @classmethod
     def build(cls, vectors: np.ndarray, passage_rows: np.ndarray, factory: str | None = None) -> DenseBackend:
@@ -142,6 +143,35 @@ class DenseBackend(Backend):
             vectors = self.exact[ids] if isinstance(self.exact, np.ndarray) else self.exact.take(ids)
             scores = vectors @ q[0]
         return ids, scores
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of passages ``ids`` (float32; the float32 copy where an approximate index keeps one)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if self.exact is not None:
+            return np.asarray(self.exact[ids] if isinstance(self.exact, np.ndarray) else self.exact.take(ids))
+        return self.index.reconstruct_batch(ids) if len(ids) else np.zeros((0, self.index.d), np.float32)
+
+    def row_cosines(self, q: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Each of ``rows``' best passage cosine to the query vector ``q`` (-1 for a row without passages): how the
+        dense side scores a clause, for given rows rather than the nearest ones."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self._row_passages is None:  # built once; a benign race (two threads compute the same arrays)
+            order = np.argsort(self.passage_rows, kind="stable")
+            starts = np.searchsorted(self.passage_rows[order], np.arange(self.n_rows + 1))
+            self._row_passages = (order, starts)
+        order, starts = self._row_passages
+        known = rows < self.n_rows
+        lo = np.where(known, starts[np.minimum(rows, self.n_rows)], 0)
+        hi = np.where(known, starts[np.minimum(rows + 1, self.n_rows)], 0)
+        counts = hi - lo
+        out = np.full(len(rows), -1.0, dtype=np.float32)
+        if counts.sum() == 0:
+            return out
+        ids = order[np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)])]
+        scores = self.vectors(ids) @ np.asarray(q, dtype=np.float32).reshape(-1)
+        owner = np.repeat(np.arange(len(rows)), counts)
+        np.maximum.at(out, owner, scores)
+        return out
 
     def _selector(self, allowed: np.ndarray) -> faiss.IDSelector | None:
         """A faiss selector of the passages of the ``allowed`` rows (None: no passage allowed), cached per mask.

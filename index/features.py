@@ -7,11 +7,13 @@ trained on exactly the features it is served with.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from corpus.textnorm import fold
+from index.adapter import candidate_columns
 from index.keyword import KeywordBackend
 from index.predicate import predicate
 from index.rerank import FEATURES, asks_actor, asks_law, asks_list, asks_where, query_cues, softmax
@@ -49,6 +51,7 @@ class Retrieved:
     # Words the search added to the query (staff words' official terms, hiragana's corpus words, a kanji typo's
     # corpus word), in order: shown to the user, so a result that came through them can be understood.
     added: tuple[str, ...] = ()
+    vector: np.ndarray | None = None  # the query's e5 vector (None without embeddings): eval.train refits on it
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +77,12 @@ def _spread(pos: dict[int, int], lst: list[tuple[int, float]]) -> tuple[np.ndarr
 
 def candidates(query: str, r: Retrieved, facts: RowFacts, keyword: KeywordBackend,
                heading: KeywordBackend, lead: KeywordBackend, named_laws: frozenset[str] = frozenset(), *,
-               asked: str | None | object = _TAG) -> Candidates:
+               asked: str | None | object = _TAG,
+               adapted: Callable[[np.ndarray], np.ndarray] | None = None) -> Candidates:
     """``named_laws``: ids of the statutes the query names (by title or short name). ``asked``: the query's
     predicate when the caller has it already (predicate_of the words of Tokenizer.analyse(query)), else the query
-    is tagged for it here.
+    is tagged for it here. ``adapted``: the adapted query vector's cosine to each of the given rows (None without
+    embeddings: those features stay 0).
 
     Computed per feature over the whole candidate set (numpy), the same values as one candidate at a time
     (tests/test_features_vectorised.py keeps that loop and compares)."""
@@ -106,6 +111,8 @@ def candidates(query: str, r: Retrieved, facts: RowFacts, keyword: KeywordBacken
         dense[idx] = scores
         x[:, _COL["dense_gap"]] = dense - tops["dense"]
     x[idx, _COL["dense_rr"]] = 1.0 / ranks
+    if adapted is not None and n:
+        x[:, _COL["adapted_gap"]], x[:, _COL["adapted_rr"]] = candidate_columns(adapted(pool_arr))
     coverage, text_cov = keyword.coverage(r.tokens, pool_arr)
     _, head_cov = heading.coverage(r.tokens, pool_arr)
     _, lead_cov = lead.coverage(r.tokens, pool_arr)

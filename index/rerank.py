@@ -51,6 +51,8 @@ FEATURES: tuple[str, ...] = (
     "cue_where",       # the query asks where to apply or submit (どこに申請, 申請先) and the clause names an authority
                        # as the place a procedure goes to (都道府県に申請, 市町村に提出)
     "predicate_match", # the query's predicate (申請する？) is the main predicate of the clause's lead sentence
+    "adapted_gap",     # cosine of the adapted query vector (index/adapter.py) - the best candidate's (≤ 0)
+    "adapted_rr",      # 1 / rank of that cosine among the candidates
 )
 
 _ASK_AMOUNT = re.compile(r"いくら|幾ら|金額|額は|額を|補助率|割合|何割|上限|何円|何分の|単価|費用は")

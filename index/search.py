@@ -28,6 +28,7 @@ from corpus.model import Clause, Document
 from corpus.query import MAX_QUERY_CHARS, check_query
 from corpus.store import Store
 from index.answer_line import clause_answer_line
+from index.adapter import QueryAdapter
 from index.build import SCHEMA_VERSION
 from index.calibration import ConfidenceModel
 from index.citations import CitationResolver
@@ -175,7 +176,7 @@ class Searcher:
     def __init__(self, build_dir: Path, manifest: dict[str, Any], corpus: Corpus, rows: Sequence[Clause],
                  notes: dict[str, str], encoder: EncoderConfig | None = None, *, vocabulary: Vocabulary | None = None,
                  ranker: RankerModel | None = None, calibration: ConfidenceModel | None = None,
-                 max_query_chars: int = MAX_QUERY_CHARS, row_table: RowArrays | None = None) -> None:
+                 adapter: QueryAdapter | None = None, max_query_chars: int = MAX_QUERY_CHARS, row_table: RowArrays | None = None) -> None:
         """``rows``: each search row's clause (a list, or index.clausefile.ClauseRows reading them on demand);
         ``row_table``: the per-row arrays, computed from ``rows`` when not given (``load`` gives them, from the
         build's files, so that no clause is read at load)."""
@@ -200,6 +201,8 @@ class Searcher:
         self.calibration = calibration or ConfidenceModel.load()
         self._citations: CitationResolver | None = None
         self.dense = DenseBackend.load(build_dir, manifest["dense"]["factory"]) if manifest.get("dense") else None
+        self.adapter = adapter or (QueryAdapter.load(model=manifest["model"]["name"], dim=manifest["model"]["dim"])
+                                   if self.dense is not None else QueryAdapter())
         self._encoder = encoder or EncoderConfig()
         self._embedder: Any = None
         table = row_table or RowArrays.of_clauses(rows, corpus)
@@ -220,7 +223,7 @@ class Searcher:
              **models: Any) -> Searcher:
         """``encoder``: where the model cache is and which backend runs queries; its ``model``, when set, must be the
         one the index was built with (it is checked, never silently preferred). ``models``: vocabulary, ranker,
-        calibration overrides (training and experiments), default the bundled; max_query_chars, the longest query
+        calibration, adapter overrides (training and experiments), default the bundled; max_query_chars, the longest query
         accepted (the settings' REGKB_MAX_QUERY_CHARS)."""
         build = current_build(Path(data_dir))
         manifest = json.loads((build / "manifest.json").read_text("utf-8"))
@@ -409,14 +412,21 @@ class Searcher:
         bm25 = self.keyword.rank(tokens, allowed, CANDIDATES)
         heading = self.heading.rank(tokens, allowed, CANDIDATES // 2)
         reading = self.reading.rank(reading_tokens, allowed, CANDIDATES // 2)
-        dense = self.dense.rank(vector.result(), allowed, CANDIDATES) if vector is not None else []  # type: ignore[union-attr]
-        r = Retrieved(tokens, reading_tokens, bm25, heading, reading, dense, tuple(dict.fromkeys(expansions)))
+        q = vector.result() if vector is not None else None
+        dense = self.dense.rank(q, allowed, CANDIDATES) if q is not None else []  # type: ignore[union-attr]
+        r = Retrieved(tokens, reading_tokens, bm25, heading, reading, dense, tuple(dict.fromkeys(expansions)), q)
+        adapted = None
+        if q is not None:
+            moved, backend = self.adapter.apply(q), self.dense
+
+            def adapted(rows: np.ndarray) -> np.ndarray:
+                return backend.row_cosines(moved, rows)  # type: ignore[union-attr]
         named = frozenset(c.law_id for c in find_law_citations(query, self.citations.law_names))
         facts, keyword, heading_kb, lead = self._facts, self.keyword, self.heading, self.lead
         # On the tokenizer's thread: the predicate feature runs MeCab (one tagger per thread), and RowFacts' caches
         # are then filled by one thread only.
         cands = _worker("tokenize").submit(lambda: candidates(query, r, facts, keyword, heading_kb, lead, named,
-                                                              asked=asked)).result()
+                                                              asked=asked, adapted=adapted)).result()
         return r, cands, terms
 
     def _search_learned(self, query: str, k: int, filters: SearchFilters, allowed: np.ndarray,
@@ -437,7 +447,8 @@ class Searcher:
         return SearchResult(
             query=query, hits=hits, confident=verdict == "answer", confidence=conf, mode="hybrid",
             probability=round(probability, 4), verdict=verdict,  # type: ignore[arg-type]
-            fusion={"method": "learned", "model": self.ranker.info.get("name", "ranker")},
+            fusion={"method": "learned", "model": self.ranker.info.get("name", "ranker"),
+                    "query_adapter": self.adapter.matrix is not None},
             filters=_filters_json(filters), took_ms=round((time.perf_counter() - started) * 1000, 2),
             unresolved_citations=unresolved, added_terms=list(r.added),
         )

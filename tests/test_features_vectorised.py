@@ -42,8 +42,10 @@ QUERIES = [
 
 
 def reference(query: str, r: Retrieved, rows, row_kind, is_parent, keyword, heading, lead,  # type: ignore[no-untyped-def]
-              named_laws: frozenset[str] = frozenset()) -> Candidates:
-    """index.features.candidates as it was: one candidate at a time, every fact computed from the row itself."""
+              named_laws: frozenset[str] = frozenset(), passages=None) -> Candidates:
+    """index.features.candidates as it was: one candidate at a time, every fact computed from the row itself.
+    ``passages``: (the adapted query vector, every passage's vector, each passage's row), or None (no adapted
+    features)."""
     rrf = rrf_fusion({"bm25": [row for row, _ in r.bm25], "dense": [row for row, _ in r.dense]},
                      k=RRF_K, weights=RRF_WEIGHTS)
     pool = list(dict.fromkeys([row for lst in (r.bm25, r.dense, r.heading, r.reading) for row, _ in lst]))
@@ -92,6 +94,11 @@ def reference(query: str, r: Retrieved, rows, row_kind, is_parent, keyword, head
         x[i, col["predicate_match"]] = asked is not None and predicate(lead_sentence(c)) == asked
         if numbers:
             x[i, col["number_match"]] = sum(n in text for n in numbers) / len(numbers)
+    if passages is not None and pool:
+        moved, vectors, owner = passages
+        cos = np.array([max((vectors[owner == row] @ moved).tolist(), default=-1.0) for row in pool], np.float32)
+        x[:, col["adapted_gap"]] = cos - cos.max()
+        x[:, col["adapted_rr"]] = [1.0 / (1 + int((cos > v).sum())) for v in cos]
     reading_top = (r.reading[0][1] / max(len(r.reading_tokens), 1)) if r.reading else 0.0
     unknown = sum(1 for t in set(r.tokens) if len(t) >= 2 and not len(keyword.postings(t)))
     qf = np.array([0.0, 0.0, 0.0, tops["dense"], coverage, 0.0, 0.0, reading_top, float(np.log1p(len(set(r.tokens)))),
@@ -103,6 +110,9 @@ def _same(got: Candidates, want: Candidates) -> None:
     assert got.rows == want.rows
     assert got.x.shape == want.x.shape
     for j, name in enumerate(FEATURES):
+        if name == "adapted_gap":  # inner products over a batch of passages or one row's: BLAS may round apart
+            assert np.allclose(got.x[:, j], want.x[:, j], rtol=0, atol=1e-6), name
+            continue
         assert np.array_equal(got.x[:, j], want.x[:, j], equal_nan=True), name
     assert np.array_equal(got.query, want.query, equal_nan=True)
 
@@ -119,8 +129,10 @@ def _check(searcher, facts: RowFacts, query: str, r: Retrieved, named: frozenset
 def test_features_equal_the_per_candidate_loop(searcher, query: str) -> None:  # type: ignore[no-untyped-def]
     r, cands, _ = searcher.retrieve(query)
     named = frozenset(c.law_id for c in find_law_citations(query, searcher.citations.law_names))
+    dense = searcher.dense
+    passages = (searcher.adapter.apply(r.vector), dense.index.reconstruct_n(0, dense.index.ntotal), dense.passage_rows)
     want = reference(query, r, searcher.rows, searcher._facts.row_kind, searcher._facts.is_parent, searcher.keyword,
-                     searcher.heading, searcher.lead, named)
+                     searcher.heading, searcher.lead, named, passages)
     _same(cands, want)
     # a cold RowFacts (nothing learnt yet) and the query tagged here rather than by the caller: the same again
     _check(searcher, RowFacts(searcher.rows, searcher._facts.row_kind), query, r)

@@ -40,6 +40,7 @@ def test_end_to_end_first_hit_is_cited(searcher: Searcher) -> None:
     assert top.answer == "学校保健安全法に基づく医療費援助についても、オンライン資格確認や本補助金の対象となります。"
     assert top.bm25_rank is not None and top.dense_rank is not None
     assert r.confident and r.verdict == "answer" and r.fusion["method"] == "learned"
+    assert r.fusion["query_adapter"] is True  # the bundled adapter fits the bundled model
     rrf = searcher.search(Q_2_9, fusion=FusionConfig("rrf"))  # the earlier hand-weighted fusion, for comparisons
     assert rrf.fusion["method"] == "rrf" and rrf.fusion["weights"]["bm25"] == 1.5
     s, e = top.snippet_highlights[0]
