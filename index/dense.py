@@ -167,9 +167,11 @@ class DenseBackend(Backend):
         out = np.full(len(rows), -1.0, dtype=np.float32)
         if counts.sum() == 0:
             return out
-        ids = order[np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)])]
-        scores = self.vectors(ids) @ np.asarray(q, dtype=np.float32).reshape(-1)
         owner = np.repeat(np.arange(len(rows)), counts)
+        # each row's passage positions lo .. hi-1, all rows at once: a position's offset within its row, plus lo
+        offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        ids = order[np.repeat(lo, counts) + offsets]
+        scores = self.vectors(ids) @ np.asarray(q, dtype=np.float32).reshape(-1)
         np.maximum.at(out, owner, scores)
         return out
 
