@@ -140,8 +140,7 @@ class DenseBackend(Backend):
         found = ids[0] >= 0
         ids, scores = ids[0][found], scores[0][found]
         if self.exact is not None and len(ids):
-            vectors = self.exact[ids] if isinstance(self.exact, np.ndarray) else self.exact.take(ids)
-            scores = vectors @ q[0]
+            scores = self.vectors(ids) @ q[0]
         return ids, scores
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
